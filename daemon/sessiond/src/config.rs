@@ -1,0 +1,244 @@
+//! Daemon configuration: command-line flags over a TOML file over XDG defaults.
+//!
+//! Why it exists: one place decides every path and backend the daemon uses, and reports a
+//! clear error for a bad file. The resolved [`Config`] is what the rest of the daemon sees.
+
+use crate::keystore::{KeystoreConfig, KeystoreKind, PassphraseSource};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The config file as written by the user. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where account data lives.
+    pub data_dir: Option<PathBuf>,
+    /// Where the API socket is created.
+    pub runtime_dir: Option<PathBuf>,
+    /// `secret-service`, `keyutils` or `file`.
+    pub keystore: Option<String>,
+    /// The file keystore's path.
+    pub keystore_file: Option<PathBuf>,
+    /// File holding the file keystore's passphrase.
+    pub keystore_passphrase_file: Option<PathBuf>,
+    /// Environment variable holding the file keystore's passphrase.
+    pub keystore_passphrase_env: Option<String>,
+    /// Whether to publish the API on the D-Bus session bus (default: when a bus is available).
+    pub dbus: Option<bool>,
+    /// Log filter, as `RUST_LOG` (`RUST_LOG` wins when set).
+    pub log: Option<String>,
+}
+
+/// Flags from the command line that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--runtime-dir`
+    pub runtime_dir: Option<PathBuf>,
+    /// `--keystore`
+    pub keystore: Option<String>,
+    /// `--keystore-file`
+    pub keystore_file: Option<PathBuf>,
+    /// `--passphrase-file`
+    pub passphrase_file: Option<PathBuf>,
+    /// `--passphrase-env`
+    pub passphrase_env: Option<String>,
+    /// `--no-dbus` gives `Some(false)`.
+    pub dbus: Option<bool>,
+}
+
+/// Whether to publish on D-Bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbusMode {
+    /// Publish; failing to is an error.
+    Required,
+    /// Publish if a session bus is reachable, otherwise run socket-only with a warning.
+    IfAvailable,
+    /// Do not publish.
+    Off,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Account data.
+    pub data_dir: PathBuf,
+    /// The API socket's directory.
+    pub runtime_dir: PathBuf,
+    /// The keystore to open.
+    pub keystore: KeystoreConfig,
+    /// D-Bus publishing.
+    pub dbus: DbusMode,
+    /// Log filter from the file, if any.
+    pub log: Option<String>,
+}
+
+/// Why the configuration could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("reading config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A value is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The default config file: `$XDG_CONFIG_HOME/sessiond/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("sessiond").join("config.toml"))
+}
+
+/// Read the config file at `path`. A missing default file is not an error; a missing
+/// explicitly named one is.
+pub fn load_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(FileConfig::default());
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+impl Config {
+    /// Combine flags, file and defaults.
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Config, ConfigError> {
+        let data_dir = o
+            .data_dir
+            .or(file.data_dir)
+            .or_else(|| dirs::data_dir().map(|d| d.join("sessiond")))
+            .ok_or_else(|| {
+                ConfigError::Invalid(
+                    "no data directory: set XDG_DATA_HOME or HOME, or pass --data-dir".into(),
+                )
+            })?;
+        let runtime_dir = o
+            .runtime_dir
+            .or(file.runtime_dir)
+            .or_else(|| dirs::runtime_dir().map(|d| d.join("sessiond")))
+            .ok_or_else(|| {
+                ConfigError::Invalid(
+                    "no runtime directory: XDG_RUNTIME_DIR is not set; pass --runtime-dir".into(),
+                )
+            })?;
+        let kind = match o.keystore.or(file.keystore).as_deref() {
+            None | Some("auto") => None,
+            Some(s) => Some(
+                s.parse::<KeystoreKind>()
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            ),
+        };
+        let passphrase = match (
+            o.passphrase_file.or(file.keystore_passphrase_file),
+            o.passphrase_env.or(file.keystore_passphrase_env),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "give the keystore passphrase by a file or by an environment variable, not both".into(),
+                ));
+            }
+            (Some(f), None) => Some(PassphraseSource::File(f)),
+            (None, Some(v)) => Some(PassphraseSource::Env(v)),
+            (None, None) => None,
+        };
+        let file_path = o
+            .keystore_file
+            .or(file.keystore_file)
+            .unwrap_or_else(|| data_dir.join("keystore"));
+        let dbus = match (o.dbus, file.dbus) {
+            (Some(false), _) => DbusMode::Off,
+            (None, Some(false)) => DbusMode::Off,
+            (None, Some(true)) => DbusMode::Required,
+            _ => DbusMode::IfAvailable,
+        };
+        Ok(Config {
+            data_dir,
+            runtime_dir,
+            keystore: KeystoreConfig {
+                kind,
+                file_path,
+                passphrase,
+            },
+            dbus,
+            log: file.log,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file() {
+        let file: FileConfig = toml::from_str(
+            "data_dir = \"/from/file\"\nruntime_dir = \"/run/file\"\nkeystore = \"keyutils\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(
+            file,
+            Overrides {
+                data_dir: Some("/flag".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/flag"));
+        assert_eq!(c.runtime_dir, PathBuf::from("/run/file"));
+        assert_eq!(c.keystore.kind, Some(KeystoreKind::Keyutils));
+        assert_eq!(c.keystore.file_path, PathBuf::from("/flag/keystore"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "data_dri = \"/x\"\n").unwrap();
+        let e = load_file(&p, true).unwrap_err();
+        assert!(e.to_string().contains("data_dri"), "{e}");
+        let e = Config::resolve(
+            FileConfig {
+                keystore: Some("floppy".into()),
+                runtime_dir: Some("/r".into()),
+                data_dir: Some("/d".into()),
+                ..Default::default()
+            },
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("floppy"), "{e}");
+    }
+
+    #[test]
+    fn missing_explicit_config_file_is_an_error_but_missing_default_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("none.toml");
+        assert!(load_file(&p, true).is_err());
+        assert!(load_file(&p, false).is_ok());
+    }
+}

@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod fsutil;
+pub mod instance_lock;
+pub mod keystore;
+pub mod service;
+pub mod store;

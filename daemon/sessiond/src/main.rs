@@ -1,0 +1,109 @@
+//! `sessiond`: the Session messenger daemon.
+
+use anyhow::Context;
+use clap::Parser;
+use sessiond::config::{self, Config, Overrides};
+use std::path::PathBuf;
+
+/// The Session messenger daemon: holds accounts and serves the API on a Unix socket and D-Bus.
+#[derive(Debug, Parser)]
+#[command(name = "sessiond", version, about, long_about = None)]
+struct Args {
+    /// Where account data lives [default: $XDG_DATA_HOME/sessiond]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where the API socket is created [default: $XDG_RUNTIME_DIR/sessiond]
+    #[arg(long, value_name = "DIR")]
+    runtime_dir: Option<PathBuf>,
+    /// Keystore backend: secret-service, keyutils, file, or auto (the Secret Service if present)
+    #[arg(long, value_name = "KIND")]
+    keystore: Option<String>,
+    /// The file keystore's path [default: DATA_DIR/keystore]
+    #[arg(long, value_name = "FILE")]
+    keystore_file: Option<PathBuf>,
+    /// Read the file keystore's passphrase from this file
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
+    passphrase_file: Option<PathBuf>,
+    /// Read the file keystore's passphrase from this environment variable
+    #[arg(long, value_name = "VAR")]
+    passphrase_env: Option<String>,
+    /// Configuration file [default: $XDG_CONFIG_HOME/sessiond/config.toml]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Do not publish the API on D-Bus (socket only)
+    #[arg(long)]
+    no_dbus: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sessiond: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let (path, explicit) = match args.config {
+        Some(p) => (Some(p), true),
+        None => (config::default_config_path(), false),
+    };
+    let file = match &path {
+        Some(p) => config::load_file(p, explicit)?,
+        None => config::FileConfig::default(),
+    };
+    let config = Config::resolve(
+        file,
+        Overrides {
+            data_dir: args.data_dir,
+            runtime_dir: args.runtime_dir,
+            keystore: args.keystore,
+            keystore_file: args.keystore_file,
+            passphrase_file: args.passphrase_file,
+            passphrase_env: args.passphrase_env,
+            dbus: args.no_dbus.then_some(false),
+        },
+    )?;
+    init_logging(config.log.as_deref());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(sessiond::daemon::run(config, shutdown_signal(), |ready| {
+        // A line for scripts and tests to wait on.
+        eprintln!(
+            "sessiond: ready, API socket at {}",
+            ready.socket_path.display()
+        );
+    }))
+}
+
+fn init_logging(from_config: Option<&str>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(from_config.unwrap_or("info")))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers we can only run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
