@@ -132,6 +132,9 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| StoreError::sqlite(path, "opening", e))?;
+        // SQLCipher would print decryption failures to stderr itself; we report them as errors.
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")
+            .map_err(|e| StoreError::sqlite(path, "configuring logging", e))?;
         // A raw key (no KDF): the key is already 256 random bits.
         let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key)));
         conn.execute_batch(&pragma)
