@@ -125,7 +125,7 @@ impl SocketClient {
             }
             let response: Response =
                 serde_json::from_str(&buf).map_err(|e| ClientError::Protocol(e.to_string()))?;
-            if response.id != serde_json::Value::from(id) {
+            if response.id != id {
                 // Not ours (e.g. a notification); later API versions route these to subscribers.
                 continue;
             }

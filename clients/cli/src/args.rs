@@ -2,8 +2,8 @@
 //!
 //! Help text, usage errors and (later) man pages and shell completions all come from these
 //! definitions. Parsing is pure: nothing here reads the terminal, the socket or the
-//! environment except through clap's documented `env` fallback, so the tests below exercise it
-//! with plain argument vectors.
+//! environment (the environment's say in the socket path is passed to [`socket_path`]), so the
+//! tests below exercise it with plain argument vectors.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -28,16 +28,15 @@ With --json, results are printed on stdout as JSON and errors on stderr as
 #[command(
     name = "sessionctl",
     version,
-    about,
-    long_about = None,
     after_help = EXIT_CODES,
     propagate_version = true,
     subcommand_required = true,
     arg_required_else_help = true
 )]
 pub struct Cli {
-    /// Path of sessiond's API socket [default: $XDG_RUNTIME_DIR/sessiond/api.sock]
-    #[arg(long, global = true, value_name = "PATH", env = "SESSIOND_SOCKET")]
+    /// Path of sessiond's API socket [env: SESSIOND_SOCKET] [default:
+    /// $XDG_RUNTIME_DIR/sessiond/api.sock]
+    #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
     /// Print results as JSON on stdout, and errors as JSON on stderr
@@ -143,14 +142,19 @@ pub enum QrStyle {
     None,
 }
 
-/// The socket to connect to: `--socket` (or `SESSIOND_SOCKET`), else
-/// `$XDG_RUNTIME_DIR/sessiond/api.sock`. `None` when neither is known.
-pub fn socket_path(flag: Option<PathBuf>, runtime_dir: Option<OsString>) -> Option<PathBuf> {
-    flag.or_else(|| {
-        runtime_dir
-            .filter(|d| !d.is_empty())
-            .map(|d| PathBuf::from(d).join("sessiond").join("api.sock"))
-    })
+/// The socket to connect to: `--socket`, else `$SESSIOND_SOCKET`, else
+/// `$XDG_RUNTIME_DIR/sessiond/api.sock`; an empty variable counts as unset. `None` when none
+/// of them is known.
+pub fn socket_path(
+    flag: Option<PathBuf>,
+    socket_env: Option<OsString>,
+    runtime_dir: Option<OsString>,
+) -> Option<PathBuf> {
+    let non_empty = |v: Option<OsString>| v.filter(|v| !v.is_empty());
+    flag.or_else(|| non_empty(socket_env).map(PathBuf::from))
+        .or_else(|| {
+            non_empty(runtime_dir).map(|d| PathBuf::from(d).join("sessiond").join("api.sock"))
+        })
 }
 
 /// Whether `--json` appears among the raw arguments, so that an argument vector clap rejects
@@ -271,17 +275,30 @@ mod tests {
     }
 
     #[test]
-    fn socket_flag_wins_over_the_runtime_dir() {
+    fn socket_flag_wins_over_the_environment_which_wins_over_the_runtime_dir() {
+        let run = || Some(OsString::from("/run/user/1"));
         assert_eq!(
-            socket_path(Some("/a.sock".into()), Some("/run/user/1".into())),
+            socket_path(Some("/a.sock".into()), Some("/b.sock".into()), run()),
             Some(PathBuf::from("/a.sock"))
         );
         assert_eq!(
-            socket_path(None, Some("/run/user/1".into())),
+            socket_path(None, Some("/b.sock".into()), run()),
+            Some(PathBuf::from("/b.sock"))
+        );
+        assert_eq!(
+            socket_path(None, None, run()),
             Some(PathBuf::from("/run/user/1/sessiond/api.sock"))
         );
-        assert_eq!(socket_path(None, Some("".into())), None);
-        assert_eq!(socket_path(None, None), None);
+    }
+
+    #[test]
+    fn empty_socket_variables_count_as_unset() {
+        assert_eq!(
+            socket_path(None, Some("".into()), Some("/run/user/1".into())),
+            Some(PathBuf::from("/run/user/1/sessiond/api.sock"))
+        );
+        assert_eq!(socket_path(None, Some("".into()), Some("".into())), None);
+        assert_eq!(socket_path(None, None, None), None);
     }
 
     #[test]

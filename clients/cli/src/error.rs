@@ -146,9 +146,7 @@ fn hint_for(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::KeyringUnavailable => {
             "start a Secret Service (such as gnome-keyring), or run sessiond with `--keystore file`"
         }
-        ErrorCode::AccountNotFound | ErrorCode::AccountExists => {
-            "see `sessionctl account list`"
-        }
+        ErrorCode::AccountNotFound | ErrorCode::AccountExists => "see `sessionctl account list`",
         ErrorCode::InvalidAccountId => {
             "an Account ID is 05 followed by 64 hex digits; see `sessionctl account list`"
         }
@@ -193,7 +191,10 @@ mod tests {
     #[test]
     fn daemon_errors_keep_their_code_and_exit_1() {
         let err = CliError::from_client(
-            ClientError::Api(ApiError::new(ErrorCode::KeyringLocked, "the keyring is locked")),
+            ClientError::Api(ApiError::new(
+                ErrorCode::KeyringLocked,
+                "the keyring is locked",
+            )),
             Path::new("/s"),
         );
         assert_eq!(err.exit, Exit::Failed);
