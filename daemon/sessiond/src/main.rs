@@ -73,13 +73,19 @@ fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(sessiond::daemon::run(config, shutdown_signal(), |ready| {
-        // A line for scripts and tests to wait on.
-        eprintln!(
-            "sessiond: ready, API socket at {}",
-            ready.socket_path.display()
-        );
-    }))
+    runtime.block_on(async {
+        // Install the handlers before anything else, so a signal that arrives while starting
+        // still means "stop cleanly".
+        let shutdown = shutdown_signal().context("installing signal handlers")?;
+        sessiond::daemon::run(config, shutdown, |ready| {
+            // A line for scripts and tests to wait on.
+            eprintln!(
+                "sessiond: ready, API socket at {}",
+                ready.socket_path.display()
+            );
+        })
+        .await
+    })
 }
 
 fn init_logging(from_config: Option<&str>) {
@@ -92,18 +98,15 @@ fn init_logging(from_config: Option<&str>) {
         .init();
 }
 
-async fn shutdown_signal() {
+/// A future that resolves on SIGTERM or SIGINT; the handlers are installed when this is called.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers we can only run until killed.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

@@ -84,7 +84,9 @@ pub fn daemon_command(root: &Path, opts: &DaemonOptions) -> Command {
 impl Daemon {
     /// Start `sessiond` with data under `root` and wait until it serves the socket.
     pub fn start(root: &Path, opts: &DaemonOptions) -> Result<Daemon> {
-        let mut child = daemon_command(root, opts).spawn().context("spawning sessiond")?;
+        let mut child = daemon_command(root, opts)
+            .spawn()
+            .context("spawning sessiond")?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let pipe = child.stderr.take().context("sessiond stderr")?;
@@ -112,10 +114,16 @@ impl Daemon {
                 return Ok(daemon);
             }
             if let Some(status) = daemon.try_wait()? {
-                bail!("sessiond exited with {status} before it was ready:\n{}", daemon.stderr_text());
+                bail!(
+                    "sessiond exited with {status} before it was ready:\n{}",
+                    daemon.stderr_text()
+                );
             }
             if Instant::now() > deadline {
-                bail!("sessiond not ready after {READY_TIMEOUT:?}:\n{}", daemon.stderr_text());
+                bail!(
+                    "sessiond not ready after {READY_TIMEOUT:?}:\n{}",
+                    daemon.stderr_text()
+                );
             }
         }
     }
@@ -156,7 +164,10 @@ impl Daemon {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                bail!("sessiond did not stop within 20 s of SIGTERM:\n{}", self.stderr_text());
+                bail!(
+                    "sessiond did not stop within 20 s of SIGTERM:\n{}",
+                    self.stderr_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -190,7 +201,8 @@ pub struct RawSocket {
 impl RawSocket {
     /// Connect, with a 10 s read timeout.
     pub fn connect(path: &Path) -> Result<RawSocket> {
-        let stream = UnixStream::connect(path).with_context(|| format!("connecting {}", path.display()))?;
+        let stream =
+            UnixStream::connect(path).with_context(|| format!("connecting {}", path.display()))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let reader = BufReader::new(stream.try_clone()?);
         Ok(RawSocket { stream, reader })
@@ -213,8 +225,14 @@ impl RawSocket {
     }
 
     /// Send one JSON-RPC request and read its response.
-    pub fn call(&mut self, id: u64, method: &str, params: serde_json::Value) -> Result<serde_json::Value> {
-        let req = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    pub fn call(
+        &mut self,
+        id: u64,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let req =
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let mut bytes = serde_json::to_vec(&req)?;
         bytes.push(b'\n');
         self.send(&bytes)?;

@@ -11,8 +11,18 @@ fn restart_keeps_accounts_and_their_names() {
     let opts = DaemonOptions::default();
     let d = Daemon::start(dir.path(), &opts).unwrap();
     let mut s = RawSocket::connect(&d.socket_path()).unwrap();
-    let id = s.call(1, "account.create", json!({"name": "Persist"})).unwrap()["result"]["account_id"].clone();
-    let phrase = s.call(2, "account.export_phrase", json!({"account_id": id, "confirm": true})).unwrap()["result"]["phrase"].clone();
+    let id = s
+        .call(1, "account.create", json!({"name": "Persist"}))
+        .unwrap()["result"]["account_id"]
+        .clone();
+    let phrase = s
+        .call(
+            2,
+            "account.export_phrase",
+            json!({"account_id": id, "confirm": true}),
+        )
+        .unwrap()["result"]["phrase"]
+        .clone();
     drop(s);
     assert!(d.stop().unwrap().success());
 
@@ -22,7 +32,13 @@ fn restart_keeps_accounts_and_their_names() {
     assert_eq!(list["result"][0]["account_id"], id);
     assert_eq!(list["result"][0]["name"], "Persist");
     assert_eq!(list["result"][0]["state"], "ready");
-    let again = s.call(2, "account.export_phrase", json!({"account_id": id, "confirm": true})).unwrap();
+    let again = s
+        .call(
+            2,
+            "account.export_phrase",
+            json!({"account_id": id, "confirm": true}),
+        )
+        .unwrap();
     assert_eq!(again["result"]["phrase"], phrase);
 }
 
@@ -32,7 +48,10 @@ fn restart_after_kill_9_keeps_accounts() {
     let opts = DaemonOptions::default();
     let d = Daemon::start(dir.path(), &opts).unwrap();
     let mut s = RawSocket::connect(&d.socket_path()).unwrap();
-    let id = s.call(1, "account.create", json!({"name": "Crash"})).unwrap()["result"]["account_id"].clone();
+    let id = s
+        .call(1, "account.create", json!({"name": "Crash"}))
+        .unwrap()["result"]["account_id"]
+        .clone();
     drop(s);
     d.kill9().unwrap();
     // The stale socket file and lock file are left behind; a new daemon must cope.
@@ -52,7 +71,10 @@ fn second_daemon_on_the_same_data_dir_is_refused_with_a_clear_message() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another sessiond"), "{err}");
-    assert!(err.contains(&first.pid().unwrap().to_string()), "message should name the pid: {err}");
+    assert!(
+        err.contains(&first.pid().unwrap().to_string()),
+        "message should name the pid: {err}"
+    );
     // The first daemon is unharmed.
     let mut s = RawSocket::connect(&first.socket_path()).unwrap();
     assert!(s.call(1, "daemon.version", json!({})).unwrap()["result"].is_object());
@@ -63,9 +85,15 @@ fn second_daemon_on_the_same_socket_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
     let first = Daemon::start(dir.path(), &DaemonOptions::default()).unwrap();
-    let mut opts = DaemonOptions::default();
-    opts.args = vec!["--runtime-dir".into(), first.runtime_dir.display().to_string()];
-    let out = daemon_command(other.path(), &opts).output().unwrap();
+    let out = std::process::Command::new(sessiond_e2e::bin_path("sessiond"))
+        .arg("--data-dir")
+        .arg(other.path().join("data"))
+        .arg("--runtime-dir")
+        .arg(&first.runtime_dir)
+        .args(["--keystore", "file", "--no-dbus"])
+        .env("HOME", other.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already listening"), "{err}");
@@ -86,7 +114,10 @@ fn sigterm_stops_cleanly_and_removes_the_socket() {
 #[test]
 fn no_keystore_backend_is_a_clear_start_up_error() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = DaemonOptions { keystore: "auto".into(), ..Default::default() };
+    let opts = DaemonOptions {
+        keystore: "auto".into(),
+        ..Default::default()
+    };
     let mut child = daemon_command(dir.path(), &opts).spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let status = loop {
@@ -99,7 +130,10 @@ fn no_keystore_backend_is_a_clear_start_up_error() {
     assert!(!status.success());
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(err.contains("--keystore"), "the error should say how to choose a keystore: {err}");
+    assert!(
+        err.contains("--keystore"),
+        "the error should say how to choose a keystore: {err}"
+    );
 }
 
 #[test]
@@ -113,7 +147,10 @@ fn encrypted_file_keystore_needs_the_right_passphrase() {
     };
     let d = Daemon::start(dir.path(), &opts).unwrap();
     let mut s = RawSocket::connect(&d.socket_path()).unwrap();
-    let id = s.call(1, "account.create", json!({})).unwrap()["result"]["account_id"].as_str().unwrap().to_owned();
+    let id = s.call(1, "account.create", json!({})).unwrap()["result"]["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     drop(s);
     d.stop().unwrap();
     let keystore = std::fs::read(dir.path().join("data").join("keystore")).unwrap();
@@ -127,5 +164,8 @@ fn encrypted_file_keystore_needs_the_right_passphrase() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.to_lowercase().contains("passphrase"), "{err}");
-    assert!(!err.contains("horse"), "passphrase leaked into the error: {err}");
+    assert!(
+        !err.contains("horse"),
+        "passphrase leaked into the error: {err}"
+    );
 }

@@ -178,11 +178,11 @@ async fn serve_connection(
                 jsonrpc::handle_line(&svc, &line).await
             }
         };
-        if let Some(v) = reply {
-            if let Err(e) = write_value(&mut write, &v).await {
-                tracing::debug!(error = %e, "socket client write failed");
-                break;
-            }
+        if let Some(v) = reply
+            && let Err(e) = write_value(&mut write, &v).await
+        {
+            tracing::debug!(error = %e, "socket client write failed");
+            break;
         }
     }
 }

@@ -55,8 +55,8 @@ pub enum KeystoreError {
 
     /// The keystore file is encrypted and no passphrase was configured.
     #[error(
-        "keystore file {} is encrypted and no passphrase was configured (configure a \
-         passphrase file or environment variable)",
+        "keystore file {} is encrypted and no passphrase was configured (give it with \
+         --passphrase-file or --passphrase-env)",
         path.display()
     )]
     PassphraseRequired {

@@ -107,6 +107,8 @@ impl Default for KdfParams {
 pub struct FileKeystore {
     /// The keystore file.
     path: PathBuf,
+    /// Whether a passphrase seals the file (fixed at open; shown by `Debug`).
+    sealed: bool,
     /// Everything a read-modify-write cycle needs, behind the one lock that serializes them.
     state: Mutex<State>,
     /// Test hook: fail every write after the temporary file is synced, before the rename.
@@ -123,9 +125,13 @@ struct State {
     key: Option<DerivedKey>,
 }
 
+/// A key derived from the passphrase, with what it was derived for.
 struct DerivedKey {
+    /// The Argon2id parameters used.
     params: KdfParams,
+    /// The salt used (the file's).
     salt: [u8; SALT_LEN],
+    /// The XChaCha20-Poly1305 key.
     key: Zeroizing<[u8; KEY_LEN]>,
 }
 
@@ -134,14 +140,9 @@ type Secrets = BTreeMap<(String, SecretKind), Zeroizing<Vec<u8>>>;
 
 impl std::fmt::Debug for FileKeystore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sealed = self
-            .state
-            .lock()
-            .map(|s| s.passphrase.is_some())
-            .unwrap_or_default();
         f.debug_struct("FileKeystore")
             .field("path", &self.path)
-            .field("sealed", &sealed)
+            .field("sealed", &self.sealed)
             .finish_non_exhaustive()
     }
 }
@@ -162,6 +163,7 @@ impl FileKeystore {
 
     /// Like [`open`](Self::open), with the Argon2id parameters to use if this call seals
     /// the file for the first time (an existing sealed file keeps its own parameters).
+    /// Tests use it with cheap parameters; production uses [`KdfParams::DEFAULT`].
     pub fn open_with_params(
         path: &Path,
         passphrase: Option<Zeroizing<Vec<u8>>>,
@@ -176,6 +178,7 @@ impl FileKeystore {
         let sealed = passphrase.is_some();
         let keystore = FileKeystore {
             path: path.to_owned(),
+            sealed,
             state: Mutex::new(State {
                 passphrase,
                 new_params,
