@@ -2,13 +2,14 @@
 //!
 //! Every wait has a timeout; a daemon still running when its handle drops is killed.
 
+use crate::Deadline;
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a daemon may take to become ready.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -108,7 +109,7 @@ impl Daemon {
             runtime_dir: root.join("run"),
             stderr,
         };
-        let deadline = Instant::now() + READY_TIMEOUT;
+        let deadline = Deadline::after(READY_TIMEOUT);
         loop {
             if ready_rx.recv_timeout(Duration::from_millis(50)).is_ok() {
                 return Ok(daemon);
@@ -119,7 +120,7 @@ impl Daemon {
                     daemon.stderr_text()
                 );
             }
-            if Instant::now() > deadline {
+            if deadline.passed() {
                 bail!(
                     "sessiond not ready after {READY_TIMEOUT:?}:\n{}",
                     daemon.stderr_text()
@@ -157,12 +158,12 @@ impl Daemon {
             nix::unistd::Pid::from_raw(i32::try_from(child.id())?),
             nix::sys::signal::Signal::SIGTERM,
         )?;
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Deadline::after(Duration::from_secs(20));
         loop {
             if let Some(status) = child.try_wait()? {
                 return Ok(status);
             }
-            if Instant::now() > deadline {
+            if deadline.passed() {
                 let _ = child.kill();
                 bail!(
                     "sessiond did not stop within 20 s of SIGTERM:\n{}",

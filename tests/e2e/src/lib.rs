@@ -8,11 +8,11 @@ pub mod dbus;
 pub mod deadline;
 pub mod gnome_keyring;
 pub mod keyutils;
-mod process;
+pub mod process;
 
 pub use bins::bin_path;
 pub use bus::PrivateBus;
 pub use child::{SelfTest, is_child, skip};
 pub use deadline::Deadline;
 pub use gnome_keyring::GnomeKeyring;
-pub use process::wait_until;
+pub use process::{Finished, run_with_input, run_with_timeout, wait_until};

@@ -156,28 +156,46 @@ pub fn wait_until<T>(
 
 /// The result of [`run_with_timeout`].
 #[derive(Debug)]
-pub(crate) struct Finished {
+pub struct Finished {
     /// How the process ended.
-    pub(crate) status: ExitStatus,
+    pub status: ExitStatus,
     /// Its stdout.
-    pub(crate) stdout: Vec<u8>,
+    pub stdout: Vec<u8>,
     /// Its stderr.
-    pub(crate) stderr: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 /// Run `cmd` to completion with stdin closed, killing it after `timeout`.
-pub(crate) fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Finished> {
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Finished> {
+    run_with_input(cmd, None, timeout)
+}
+
+/// Run `cmd` to completion with `input` on a pipe as its stdin (never a terminal), or stdin
+/// closed when `None`, killing it after `timeout`.
+pub fn run_with_input(
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Finished> {
     let dir = tempfile::tempdir().context("create a temporary directory for command output")?;
     let out_path = dir.path().join("stdout");
     let err_path = dir.path().join("stderr");
     let out = File::create(&out_path).context("create stdout file")?;
     let err = File::create(&err_path).context("create stderr file")?;
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .spawn()
         .with_context(|| format!("start {:?}", cmd.get_program()))?;
+    if let (Some(bytes), Some(mut pipe)) = (input, child.stdin.take()) {
+        // A closed pipe means the program did not want (all of) the input; its exit says why.
+        let _ = std::io::Write::write_all(&mut pipe, bytes);
+    }
     let waited = wait_until(timeout, "the command to finish", || {
         child.try_wait().context("wait for the command")
     });

@@ -8,22 +8,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use sessiond_e2e::bin_path;
-use std::io::{BufRead, BufReader, Write};
+use sessiond_e2e::daemon::{Daemon, DaemonOptions};
+use sessiond_e2e::{bin_path, run_with_input};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 use tempfile::TempDir;
 
-/// How long the daemon may take to say it is ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one `sessionctl` run may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A `sessiond` in a temp dir, killed on drop.
+/// A `sessiond` in a temp dir (file keystore, no D-Bus), killed on drop.
 struct TestDaemon {
-    child: Child,
+    /// Declared before `dir`, so the daemon is killed before its directory goes.
+    _daemon: Daemon,
     /// Holds the data and runtime dirs until the test ends.
     dir: TempDir,
     socket: PathBuf,
@@ -32,53 +32,13 @@ struct TestDaemon {
 impl TestDaemon {
     fn start() -> TestDaemon {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let mut child = Command::new(bin_path("sessiond"))
-            .arg("--data-dir")
-            .arg(root.join("data"))
-            .arg("--runtime-dir")
-            .arg(root.join("run"))
-            .args(["--keystore", "file", "--no-dbus"])
-            .env("HOME", root)
-            .env("XDG_CONFIG_HOME", root.join("config"))
-            .env("XDG_DATA_HOME", root.join("share"))
-            .env("XDG_RUNTIME_DIR", root.join("xdg-run"))
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sessiond");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                // Keep draining after the ready line so the daemon never blocks on stderr.
-                let _ = tx.send(line);
-            }
-        });
-        let mut seen = Vec::new();
-        let socket = loop {
-            match rx.recv_timeout(READY_TIMEOUT) {
-                Ok(line) => {
-                    if let Some(path) = line.strip_prefix("sessiond: ready, API socket at ") {
-                        break PathBuf::from(path);
-                    }
-                    seen.push(line);
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "sessiond did not become ready ({e}); stderr:\n{}",
-                        seen.join("\n")
-                    );
-                }
-            }
-        };
-        assert_eq!(socket, root.join("run").join("api.sock"));
-        TestDaemon { child, dir, socket }
+        let daemon = Daemon::start(dir.path(), &DaemonOptions::default()).unwrap();
+        let socket = daemon.socket_path();
+        TestDaemon {
+            _daemon: daemon,
+            dir,
+            socket,
+        }
     }
 
     /// `sessionctl --socket <this daemon> args…` with `stdin` as its standard input.
@@ -98,13 +58,6 @@ impl TestDaemon {
         let run = self.ctl(&["account", "create", "--name", name, "--json"], "");
         run.assert_success();
         run.json()
-    }
-}
-
-impl Drop for TestDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -151,32 +104,11 @@ fn sessionctl<'a>(home: &Path, args: impl IntoIterator<Item = &'a str>, stdin: &
 }
 
 fn run_with_timeout(mut cmd: Command, stdin: &str) -> Run {
-    let mut child = cmd.spawn().expect("start sessionctl");
-    let pid = child.id();
-    if let Some(mut pipe) = child.stdin.take() {
-        // A closed pipe here means sessionctl did not want the input; its exit says why.
-        let _ = pipe.write_all(stdin.as_bytes());
-    }
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(RUN_TIMEOUT) {
-        Ok(output) => {
-            let output = output.expect("wait for sessionctl");
-            Run {
-                status: output.status,
-                stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-                stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-            }
-        }
-        Err(_) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            panic!("sessionctl {cmd:?} did not finish within {RUN_TIMEOUT:?}");
-        }
+    let out = run_with_input(&mut cmd, Some(stdin.as_bytes()), RUN_TIMEOUT).unwrap();
+    Run {
+        status: out.status,
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
     }
 }
 

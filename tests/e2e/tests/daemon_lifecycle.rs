@@ -105,6 +105,8 @@ fn sigterm_stops_cleanly_and_removes_the_socket() {
     let d = Daemon::start(dir.path(), &DaemonOptions::default()).unwrap();
     let sock = d.socket_path();
     let mut s = RawSocket::connect(&sock).unwrap();
+    // An answered call: the connection is being served, not waiting in the backlog.
+    assert!(s.call(1, "daemon.version", json!({})).unwrap()["result"].is_object());
     let status = d.stop().unwrap();
     assert!(status.success(), "exit status {status}");
     assert!(!sock.exists());
@@ -118,18 +120,13 @@ fn no_keystore_backend_is_a_clear_start_up_error() {
         keystore: "auto".into(),
         ..Default::default()
     };
-    let mut child = daemon_command(dir.path(), &opts).spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(std::time::Instant::now() < deadline, "daemon did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(!status.success());
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let out = sessiond_e2e::run_with_timeout(
+        &mut daemon_command(dir.path(), &opts),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--keystore"),
         "the error should say how to choose a keystore: {err}"
