@@ -43,7 +43,14 @@ pub async fn run(
         .await
         .context("opening the keystore")?
         .context("opening the keystore")?;
-    match keystore.status() {
+    // Keystore calls block (the Secret Service client runs its own runtime): never on ours.
+    let (keystore, status) = tokio::task::spawn_blocking(move || {
+        let status = keystore.status();
+        (keystore, status)
+    })
+    .await
+    .context("checking the keystore")?;
+    match status {
         KeystoreStatus::Available => {
             tracing::info!(keystore = keystore.kind().as_str(), "keystore ready")
         }

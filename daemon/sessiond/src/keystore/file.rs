@@ -34,9 +34,9 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::fs::File;
+use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -410,80 +410,28 @@ impl FileKeystore {
     /// Replace the file with `secrets`, atomically and durably.
     fn write(&self, state: &mut State, secrets: &Secrets) -> Result<(), KeystoreError> {
         let bytes = self.encode(state, secrets)?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut suffix = [0u8; 6];
-        fill_random(&mut suffix, "name a temporary file")?;
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(
-            ".{name}.tmp-{}-{}",
-            std::process::id(),
-            hex::encode(suffix)
-        ));
-        let tmp_io = |op: &'static str| {
-            let tmp = tmp.clone();
-            move |source| KeystoreError::Io {
-                path: tmp,
-                op,
-                source,
-            }
-        };
-
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(tmp_io("create the temporary keystore file"))?;
-        let written = file
-            .write_all(&bytes)
-            .map_err(tmp_io("write the temporary keystore file"))
-            .and_then(|()| {
-                file.sync_all()
-                    .map_err(tmp_io("flush the temporary keystore file"))
-            })
-            .and_then(|()| self.before_rename(&tmp))
-            .and_then(|()| {
-                std::fs::rename(&tmp, &self.path)
-                    .map_err(self.io_error("replace the keystore file"))
-            });
-        drop(file);
-        if let Err(err) = written {
-            // Best effort: the error being reported is the write's, not the cleanup's.
-            let _ = std::fs::remove_file(&tmp);
-            return Err(err);
-        }
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| KeystoreError::Io {
-                path: dir.to_owned(),
-                op: "flush the directory of the keystore file",
-                source,
-            })
+        crate::fsutil::write_atomic_with_hook(&self.path, &bytes, 0o600, |tmp| {
+            self.before_rename(tmp)
+        })
+        .map_err(|e| KeystoreError::Io {
+            path: e.path,
+            op: e.op,
+            source: e.source,
+        })
     }
 
     #[cfg(not(test))]
-    fn before_rename(&self, _tmp: &Path) -> Result<(), KeystoreError> {
+    fn before_rename(&self, _tmp: &Path) -> std::io::Result<()> {
         Ok(())
     }
 
     #[cfg(test)]
-    fn before_rename(&self, tmp: &Path) -> Result<(), KeystoreError> {
+    fn before_rename(&self, _tmp: &Path) -> std::io::Result<()> {
         if self
             .fail_before_rename
             .load(std::sync::atomic::Ordering::SeqCst)
         {
-            return Err(KeystoreError::Io {
-                path: tmp.to_owned(),
-                op: "replace the keystore file (injected failure)",
-                source: std::io::Error::other("injected"),
-            });
+            return Err(std::io::Error::other("injected failure"));
         }
         Ok(())
     }

@@ -49,6 +49,19 @@ struct Connection {
     probe: SecretService<'static>,
 }
 
+impl Drop for SecretServiceKeystore {
+    fn drop(&mut self) {
+        // The Secret Service client blocks on its own runtime when its connections close,
+        // which panics on an async runtime's thread: close them on a plain thread then.
+        let conn = self.conn.get_mut().ok().and_then(Option::take);
+        if let Some(conn) = conn
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let _ = std::thread::spawn(move || drop(conn)).join();
+        }
+    }
+}
+
 impl std::fmt::Debug for SecretServiceKeystore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecretServiceKeystore")

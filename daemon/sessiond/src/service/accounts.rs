@@ -118,6 +118,23 @@ fn parse_account_id(s: &str) -> Result<AccountId, ServiceError> {
         })
 }
 
+/// How long a keystore read may take before the account is reported unavailable (a Secret
+/// Service that hangs must not hang the API).
+const KEYSTORE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Run blocking keystore reads off the async threads, giving up after
+/// [`KEYSTORE_READ_TIMEOUT`]. Only for work that is safe to abandon (it has no effects).
+async fn blocking_read<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    match tokio::time::timeout(KEYSTORE_READ_TIMEOUT, blocking(f)).await {
+        Ok(r) => r,
+        Err(_) => Err(ServiceError::KeystoreTimeout {
+            after: KEYSTORE_READ_TIMEOUT,
+        }),
+    }
+}
+
 /// Run blocking keystore/store work off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
@@ -197,7 +214,7 @@ impl Service {
         }
         let keystore = Arc::clone(&self.keystore);
         let db_path = dir.join(DB_FILE);
-        let loaded = blocking(move || load_keys_and_store(&*keystore, id, &db_path)).await;
+        let loaded = blocking_read(move || load_keys_and_store(&*keystore, id, &db_path)).await;
         match loaded {
             Ok(loaded) => {
                 let name = loaded.store.account().ok().and_then(|r| r.name);
@@ -380,7 +397,7 @@ impl Service {
             });
         }
         let keystore = Arc::clone(&self.keystore);
-        let seed = blocking(move || {
+        let seed = blocking_read(move || {
             let bytes = keystore.load(&id.to_string(), SecretKind::Seed)?;
             Seed::from_bytes(&bytes)
                 .map_err(|e| ServiceError::internal(format!("stored seed is invalid: {e}")))
@@ -547,7 +564,7 @@ fn provision(
         created_at_ms: row.created_at_ms,
     };
     crate::fsutil::write_atomic(&dir.join(META_FILE), meta.encode().as_bytes(), 0o600)
-        .map_err(|e| ServiceError::io("writing", &dir.join(META_FILE), e))?;
+        .map_err(|e| ServiceError::io(e.op, &e.path, e.source))?;
     Ok(Arc::new(store))
 }
 

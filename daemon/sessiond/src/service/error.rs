@@ -75,6 +75,12 @@ pub enum ServiceError {
         /// Source location.
         location: &'static std::panic::Location<'static>,
     },
+    /// The keystore did not answer in time.
+    #[error("the keystore did not answer within {after:?}")]
+    KeystoreTimeout {
+        /// How long we waited.
+        after: std::time::Duration,
+    },
     /// The daemon is shutting down.
     #[error("sessiond is shutting down")]
     ShuttingDown,
@@ -113,6 +119,7 @@ impl HasKind for ServiceError {
             ServiceError::Store(e) => e.kind(),
             ServiceError::Io { .. } => ErrorKind::StorageFailure,
             ServiceError::Internal { .. } => ErrorKind::Internal,
+            ServiceError::KeystoreTimeout { .. } => ErrorKind::KeyringUnavailable,
             ServiceError::ShuttingDown => ErrorKind::ShuttingDown,
         }
     }
