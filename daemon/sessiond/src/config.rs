@@ -44,6 +44,8 @@ pub struct Overrides {
     pub passphrase_file: Option<PathBuf>,
     /// `--passphrase-env`
     pub passphrase_env: Option<String>,
+    /// `--passphrase-prompt`
+    pub passphrase_prompt: bool,
     /// `--no-dbus` gives `Some(false)`.
     pub dbus: Option<bool>,
 }
@@ -156,6 +158,7 @@ impl Config {
             o.passphrase_file.or(file.keystore_passphrase_file),
             o.passphrase_env.or(file.keystore_passphrase_env),
         ) {
+            _ if o.passphrase_prompt => Some(PassphraseSource::Terminal),
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Invalid(
                     "give the keystore passphrase by a file or by an environment variable, not both".into(),

@@ -25,8 +25,11 @@ struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
     passphrase_file: Option<PathBuf>,
     /// Read the file keystore's passphrase from this environment variable
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", conflicts_with = "passphrase_prompt")]
     passphrase_env: Option<String>,
+    /// Ask for the file keystore's passphrase on the terminal (refused when stdin is not one)
+    #[arg(long, conflicts_with = "passphrase_file")]
+    passphrase_prompt: bool,
     /// Configuration file [default: $XDG_CONFIG_HOME/sessiond/config.toml]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -64,6 +67,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             keystore_file: args.keystore_file,
             passphrase_file: args.passphrase_file,
             passphrase_env: args.passphrase_env,
+            passphrase_prompt: args.passphrase_prompt,
             dbus: args.no_dbus.then_some(false),
         },
     )?;

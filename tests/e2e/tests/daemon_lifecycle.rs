@@ -166,3 +166,21 @@ fn encrypted_file_keystore_needs_the_right_passphrase() {
         "passphrase leaked into the error: {err}"
     );
 }
+
+#[test]
+fn passphrase_prompt_is_refused_when_stdin_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DaemonOptions {
+        args: vec!["--passphrase-prompt".into()],
+        ..Default::default()
+    };
+    let out = sessiond_e2e::run_with_timeout(
+        &mut daemon_command(dir.path(), &opts),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a terminal"), "{err}");
+    assert!(!dir.path().join("data").join("keystore").exists());
+}

@@ -174,9 +174,13 @@ pub trait Keystore: Send + Sync {
     fn delete(&self, account_id: &str, what: SecretKind) -> Result<(), KeystoreError>;
 }
 
-/// Where the passphrase of an encrypted keystore file comes from. The daemon never prompts.
+/// Where the passphrase of an encrypted keystore file comes from. The daemon prompts only
+/// when asked to ([`PassphraseSource::Terminal`]) and only when stdin is a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PassphraseSource {
+    /// Ask on the controlling terminal, with echo off (`--passphrase-prompt`). Refused when
+    /// stdin is not a terminal, so a service never waits for an answer nobody can give.
+    Terminal,
     /// The contents of this file, without one trailing newline. Preferred: keep it 0600
     /// (or use a systemd credential, `$CREDENTIALS_DIRECTORY/...`).
     File(PathBuf),
@@ -217,10 +221,11 @@ pub fn open(config: &KeystoreConfig) -> Result<Box<dyn Keystore>, KeystoreError>
         Some(KeystoreKind::SecretService) => Ok(Box::new(SecretServiceKeystore::connect()?)),
         Some(KeystoreKind::Keyutils) => Ok(Box::new(KeyutilsKeystore::open()?)),
         Some(KeystoreKind::File) => {
+            let exists = config.file_path.exists();
             let passphrase = config
                 .passphrase
                 .as_ref()
-                .map(PassphraseSource::read)
+                .map(|p| if exists { p.read() } else { p.read_new() })
                 .transpose()?;
             Ok(Box::new(FileKeystore::open(&config.file_path, passphrase)?))
         }
@@ -238,6 +243,7 @@ impl PassphraseSource {
     /// Read the passphrase. Fails on a missing source or an empty passphrase.
     pub fn read(&self) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
         let mut passphrase = match self {
+            PassphraseSource::Terminal => prompt("sessiond keystore passphrase: ", self)?,
             PassphraseSource::File(path) => {
                 Zeroizing::new(std::fs::read(path).map_err(|source| KeystoreError::Io {
                     path: path.clone(),
@@ -273,13 +279,47 @@ impl PassphraseSource {
         Ok(passphrase)
     }
 
+    /// Read the passphrase for a keystore file that does not exist yet: from a terminal it is
+    /// asked twice, so a typo does not lock the user out.
+    pub fn read_new(&self) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
+        let first = self.read()?;
+        if *self == PassphraseSource::Terminal {
+            let again = prompt("repeat the passphrase: ", self)?;
+            if *again != *first {
+                return Err(KeystoreError::PassphraseUnavailable {
+                    origin: self.describe(),
+                    reason: "the two passphrases differ".to_owned(),
+                });
+            }
+        }
+        Ok(first)
+    }
+
     /// Where the passphrase comes from, for messages (never the passphrase itself).
     pub fn describe(&self) -> String {
         match self {
+            PassphraseSource::Terminal => "the terminal".to_owned(),
             PassphraseSource::File(path) => format!("file {}", path.display()),
             PassphraseSource::Env(name) => format!("environment variable {name}"),
         }
     }
+}
+
+/// Ask on the terminal with echo off; refuse when stdin is not a terminal.
+fn prompt(question: &str, source: &PassphraseSource) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        return Err(KeystoreError::PassphraseUnavailable {
+            origin: source.describe(),
+            reason: "stdin is not a terminal: use --passphrase-file or --passphrase-env".to_owned(),
+        });
+    }
+    rpassword::prompt_password(question)
+        .map(|p| Zeroizing::new(p.into_bytes()))
+        .map_err(|e| KeystoreError::PassphraseUnavailable {
+            origin: source.describe(),
+            reason: format!("reading the terminal failed: {e}"),
+        })
 }
 
 /// Length of an Account ID in hex characters: a one-byte prefix and a 32-byte key.
