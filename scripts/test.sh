@@ -12,3 +12,5 @@ echo "== build";   cargo build --workspace --bins --locked
 echo "== tests"
 # The harness starts dbus-daemon and gnome-keyring itself; keep the user's bus out of it.
 env -u DBUS_SESSION_BUS_ADDRESS cargo test --workspace --locked 2>&1 | tee target/test-output.log
+echo "== fuzz (bounded)"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
