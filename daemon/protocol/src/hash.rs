@@ -69,10 +69,8 @@ impl Blake2b {
             LazyBuffer::default()
         } else {
             let mut block = [0u8; BLOCK_LEN];
-            block
-                .get_mut(..key.len())
-                .unwrap_or_default()
-                .copy_from_slice(key);
+            // key.len() <= MAX_KEY_LEN < BLOCK_LEN, checked above.
+            block[..key.len()].copy_from_slice(key);
             let buffer = LazyBuffer::new(&block);
             block.zeroize();
             buffer
@@ -97,8 +95,9 @@ impl Blake2b {
         let mut full = Default::default();
         self.core
             .finalize_variable_core(&mut self.buffer, &mut full);
-        let out = full.get(..self.out_len).unwrap_or_default().to_vec();
-        full.zeroize();
+        // out_len <= MAX_OUTPUT_LEN, the core's output size; checked at construction.
+        let out = full[..self.out_len].to_vec();
+        full.as_mut_slice().zeroize();
         out
     }
 
@@ -146,7 +145,12 @@ pub fn blake2b_personal_array<const N: usize>(
     personal: Option<&[u8; PERSONAL_LEN]>,
     parts: &[&[u8]],
 ) -> Result<[u8; N], HashError> {
-    const { assert!(N >= 1 && N <= MAX_OUTPUT_LEN, "BLAKE2b output is 1..=64 bytes") };
+    const {
+        assert!(
+            N >= 1 && N <= MAX_OUTPUT_LEN,
+            "BLAKE2b output is 1..=64 bytes"
+        )
+    };
     let mut hasher = Blake2b::with_personal(N, key, personal)?;
     for part in parts {
         hasher.update(part);

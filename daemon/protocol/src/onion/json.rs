@@ -485,10 +485,8 @@ mod tests {
 
     #[test]
     fn parses_nested_values_with_whitespace() {
-        let value = parse(
-            br#" {"a": [1, -2.5e+3, true, false, null], "b": {"c": "d"}, "e": 0} "#,
-        )
-        .unwrap();
+        let value =
+            parse(br#" {"a": [1, -2.5e+3, true, false, null], "b": {"c": "d"}, "e": 0} "#).unwrap();
         assert_eq!(
             value,
             Value::Object(vec![
@@ -525,10 +523,20 @@ mod tests {
 
     #[test]
     fn string_encoding_round_trips() {
-        for s in ["", "plain", "quote\" back\\slash", "\u{0}\u{1f}\n\t", "é😀/"] {
+        for s in [
+            "",
+            "plain",
+            "quote\" back\\slash",
+            "\u{0}\u{1f}\n\t",
+            "é😀/",
+        ] {
             let mut out = String::new();
             write_string(&mut out, s);
-            assert_eq!(parse(out.as_bytes()).unwrap(), Value::String(s.into()), "{out}");
+            assert_eq!(
+                parse(out.as_bytes()).unwrap(),
+                Value::String(s.into()),
+                "{out}"
+            );
         }
         let mut out = String::new();
         write_string(&mut out, "\u{1}\"");
