@@ -8,13 +8,17 @@ use super::StoreError;
 use rusqlite::Connection;
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// Bring the database up to [`CURRENT_VERSION`].
-pub(super) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
+/// Bring the database up to `target` (tests use it to build databases of older versions).
+pub(super) fn migrate_to(
+    conn: &mut Connection,
+    path: &std::path::Path,
+    target: u32,
+) -> Result<(), StoreError> {
     let version: u32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| StoreError::sqlite(path, "reading schema version", e))?;
@@ -25,7 +29,12 @@ pub(super) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
             supported: CURRENT_VERSION,
         });
     }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (from, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(version as usize)
+        .take(target.saturating_sub(version) as usize)
+    {
         let to = from as u32 + 1;
         let _span = tracing::info_span!("migrate", from, to).entered();
         let tx = conn

@@ -8,7 +8,13 @@
 //! `tokio::task::spawn_blocking`. Every write that must be atomic with another (a received
 //! message and its swarm cursor, a state change and its event) is one transaction.
 
+mod messages;
 mod migrations;
+
+pub use messages::{
+    ConversationKind, ConversationRow, Cursor, Direction, MessageRow, MessageState, NewIncoming,
+    NewOutgoing, OutboxItem, OutgoingCopy, StoredEvent,
+};
 
 pub use migrations::CURRENT_VERSION;
 
@@ -67,7 +73,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn sqlite(path: &Path, op: &'static str, source: rusqlite::Error) -> Self {
+    pub(crate) fn sqlite(path: &Path, op: &'static str, source: rusqlite::Error) -> Self {
         StoreError::Sqlite {
             path: path.to_owned(),
             op,
@@ -121,6 +127,12 @@ impl Store {
     ///
     /// Fails with [`StoreError::WrongKey`] when the key does not decrypt an existing file.
     pub fn open(path: &Path, key: &[u8]) -> Result<Store, StoreError> {
+        Self::open_at(path, key, CURRENT_VERSION)
+    }
+
+    /// [`Store::open`], migrating only up to schema `version` (compatibility tests build
+    /// databases of older versions with it).
+    pub(crate) fn open_at(path: &Path, key: &[u8], version: u32) -> Result<Store, StoreError> {
         let _span = tracing::debug_span!("store_open", path = %path.display()).entered();
         if key.len() != KEY_LEN {
             return Err(StoreError::BadKeyLength(key.len()));
@@ -162,7 +174,7 @@ impl Store {
              PRAGMA secure_delete = ON;",
         )
         .map_err(|e| StoreError::sqlite(path, "configuring", e))?;
-        migrations::migrate(&mut conn, path)?;
+        migrations::migrate_to(&mut conn, path, version)?;
         Ok(Store {
             path: path.to_owned(),
             conn: Mutex::new(conn),
@@ -174,7 +186,7 @@ impl Store {
         &self.path
     }
 
-    fn with_conn<T>(
+    pub(crate) fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
