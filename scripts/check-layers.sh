@@ -3,6 +3,7 @@
 #   sessiond-protocol: no tokio, reqwest, rusqlite, zbus (pure: no I/O)
 #   sessiond-network:  no rusqlite, zbus, interprocess (knows nothing of storage or IPC)
 #   sessiond-ipc and the clients: no daemon crate (frontends see only the API schema)
+#   sessiond-devnet: not sessiond-network nor sessiond (it is the server side of the protocol)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -19,6 +20,8 @@ forbid() {
 forbid sessiond-protocol tokio reqwest rusqlite zbus mio
 forbid sessiond-network rusqlite zbus interprocess sessiond sessiond-ipc
 forbid sessiond-ipc sessiond sessiond-protocol sessiond-network rusqlite zbus
+# the devnet reuses the protocol only: a client network bug must not be mirrored in it
+forbid sessiond-devnet sessiond sessiond-network
 for client in $(cargo metadata -q --format-version 1 --no-deps | python3 -c '
 import json,sys
 for p in json.load(sys.stdin)["packages"]:

@@ -12,6 +12,10 @@ pub const DAEMON_INTERFACE: &str = "org.sessiond.Sessiond1.Daemon";
 pub const ACCOUNTS_INTERFACE: &str = "org.sessiond.Sessiond1.Accounts";
 /// Interface of each account object.
 pub const ACCOUNT_INTERFACE: &str = "org.sessiond.Sessiond1.Account";
+/// Interface of each account object for its messages and conversations.
+pub const MESSAGES_INTERFACE: &str = "org.sessiond.Sessiond1.Messages";
+/// Interface with the network's state, at the root path.
+pub const NETWORK_INTERFACE: &str = "org.sessiond.Sessiond1.Network";
 /// Prefix of D-Bus error names; the suffix is [`crate::ErrorCode::name`].
 pub const ERROR_PREFIX: &str = "org.sessiond.Sessiond1.Error";
 

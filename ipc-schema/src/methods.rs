@@ -57,6 +57,7 @@ macro_rules! methods {
 
 use crate::dbus::{
     ACCOUNT_INTERFACE as ACCOUNT, ACCOUNTS_INTERFACE as ACCOUNTS, DAEMON_INTERFACE as DAEMON,
+    MESSAGES_INTERFACE as MESSAGES, NETWORK_INTERFACE as NETWORK,
 };
 
 methods! {
@@ -72,6 +73,14 @@ methods! {
         "Reveal the account's recovery phrase. Requires `confirm: true`.";
     AccountDelete = "account.delete", (ACCOUNT, "Delete"), ConfirmedAccountRef => Deleted,
         "Delete the account, its keys and its history from this machine. Requires `confirm: true`.";
+    MessageSend = "message.send", (MESSAGES, "Send"), SendMessageParams => SentMessage,
+        "Send a text message: it is in the durable outbox when this returns.";
+    MessageList = "message.list", (MESSAGES, "List"), ListMessagesParams => Vec<MessageInfo>,
+        "Messages of one conversation, newest first, paging backwards with `before`.";
+    ConversationList = "conversation.list", (MESSAGES, "Conversations"), AccountScope => Vec<ConversationInfo>,
+        "Conversations, most recent first.";
+    NetworkStatus = "network.status", (NETWORK, "Status"), NoParams => crate::types::NetworkStatus,
+        "Onion paths and their hops, guard nodes, swarms, clock offset and the last error.";
     DaemonVersion = "daemon.version", (DAEMON, "Version"), NoParams => VersionInfo,
         "The daemon's version and the API schema version.";
 }

@@ -131,3 +131,149 @@ pub struct VersionInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
+
+/// Parameters of `message.send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageParams {
+    /// The sending account; may be omitted when the daemon holds exactly one account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The recipient's Account ID (your own for Note to Self).
+    pub to: String,
+    /// The text (at most 2000 characters, as the official apps allow).
+    pub text: String,
+}
+
+/// Result of `message.send`: the message is in the durable outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SentMessage {
+    /// The message's id in this account.
+    pub id: i64,
+    /// Its envelope timestamp (Unix ms): also what the recipient sees as sent time.
+    pub sent_at_ms: i64,
+    /// `pending` until every swarm acknowledged it.
+    pub state: MessageState,
+}
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// In the outbox, not yet acknowledged by every swarm.
+    Pending,
+    /// Stored by the recipient's swarm (and our own).
+    Sent,
+    /// Sending gave up; see the event log for why.
+    Failed,
+    /// Received from the network.
+    Received,
+}
+
+/// Parameters naming an account, optional when the daemon holds exactly one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountScope {
+    /// The account; may be omitted when the daemon holds exactly one account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+/// A conversation as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConversationInfo {
+    /// The other party's Account ID (your own for Note to Self).
+    pub peer: String,
+    /// `direct` or `note_to_self`.
+    pub kind: String,
+    /// Received messages not yet read.
+    pub unread_count: i64,
+    /// Sent time of the last message (Unix ms).
+    pub last_message_at_ms: Option<i64>,
+    /// Start of the last message's text.
+    pub last_preview: Option<String>,
+}
+
+/// Parameters of `message.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListMessagesParams {
+    /// The account; may be omitted when the daemon holds exactly one account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The conversation: the peer's Account ID.
+    pub conversation: String,
+    /// Only messages older than this message id (paging backwards).
+    #[serde(default)]
+    pub before: Option<i64>,
+    /// At most this many (default 50, at most 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A message as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MessageInfo {
+    /// Id within the account.
+    pub id: i64,
+    /// The conversation's peer.
+    pub conversation: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// The sender's Account ID.
+    pub sender: String,
+    /// Envelope timestamp (Unix ms).
+    pub sent_at_ms: i64,
+    /// When this daemon stored it (Unix ms), for received messages.
+    pub received_at_ms: Option<i64>,
+    /// The text.
+    pub text: Option<String>,
+    /// Its state.
+    pub state: MessageState,
+}
+
+/// Result of `network.status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NetworkStatus {
+    /// `mainnet`, `local` or `custom`.
+    pub network: String,
+    /// Service nodes known.
+    pub pool_size: u32,
+    /// Guard nodes (Ed25519 keys, hex).
+    pub guards: Vec<String>,
+    /// Onion paths, each a list of hops.
+    pub paths: Vec<PathInfo>,
+    /// Per account: its swarm members (Ed25519 keys).
+    pub swarms: Vec<SwarmInfo>,
+    /// Network time minus local time (ms), learned from service nodes.
+    pub clock_offset_ms: i64,
+    /// The last network error, if any, for frontends to show why something fails.
+    pub last_error: Option<String>,
+}
+
+/// One onion path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PathInfo {
+    /// Hops, guard first: `ip:port` and Ed25519 key.
+    pub hops: Vec<HopInfo>,
+    /// Failures counted against it.
+    pub failures: u32,
+}
+
+/// One hop of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HopInfo {
+    /// `ip:port`.
+    pub address: String,
+    /// Ed25519 key (hex).
+    pub ed25519: String,
+}
+
+/// An account's swarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SwarmInfo {
+    /// The account.
+    pub account_id: String,
+    /// Members' Ed25519 keys (hex).
+    pub members: Vec<String>,
+}

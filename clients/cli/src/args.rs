@@ -57,6 +57,52 @@ pub enum Command {
     /// Ask the running daemon about itself
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// Send a text message (it is in the daemon's durable outbox when this returns)
+    Send {
+        /// Recipient's Account ID (your own for Note to Self)
+        #[arg(value_name = "ACCOUNT_ID")]
+        to: String,
+        /// The text, or `-` to read it from stdin (e.g. `some-alert | sessionctl send ID -`)
+        #[arg(value_name = "TEXT")]
+        text: String,
+        /// Sending account options.
+        #[command(flatten)]
+        account: AccountArg,
+    },
+    /// List conversations, most recent first
+    Conversations {
+        /// Account options.
+        #[command(flatten)]
+        account: AccountArg,
+    },
+    /// Show the messages of a conversation, newest last
+    Messages {
+        /// The other party's Account ID
+        #[arg(value_name = "ACCOUNT_ID")]
+        peer: String,
+        /// How many of the latest messages to show
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: u32,
+        /// Only messages older than this message id
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        /// Keep running and print new messages and state changes as they come
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Account options.
+        #[command(flatten)]
+        account: AccountArg,
+    },
+    /// Show onion paths, guard nodes, swarms, clock offset and the last network error
+    Network,
+}
+
+/// `--account`, for commands that act for one account.
+#[derive(Debug, Args)]
+pub struct AccountArg {
+    /// Which account (may be omitted when the daemon holds exactly one)
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub account: Option<String>,
 }
 
 /// `sessionctl account …`

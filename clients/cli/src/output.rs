@@ -249,6 +249,112 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
+/// Result of `send`.
+pub fn sent(mode: Mode, sent: &sessiond_ipc::types::SentMessage) -> String {
+    match mode {
+        Mode::Json => json_line(sent),
+        Mode::Human => format!("queued message {} ({})\n", sent.id, msg_state(sent.state)),
+    }
+}
+
+fn msg_state(s: sessiond_ipc::types::MessageState) -> &'static str {
+    use sessiond_ipc::types::MessageState as S;
+    match s {
+        S::Pending => "pending",
+        S::Sent => "sent",
+        S::Failed => "failed",
+        S::Received => "received",
+    }
+}
+
+/// Result of `conversations`: a JSON array, or one line each.
+pub fn conversations(mode: Mode, list: &[sessiond_ipc::types::ConversationInfo]) -> String {
+    match mode {
+        Mode::Json => json_line(list),
+        Mode::Human if list.is_empty() => "no conversations yet\n".into(),
+        Mode::Human => list
+            .iter()
+            .map(|c| {
+                let when = c.last_message_at_ms.map(format_utc_ms).unwrap_or_default();
+                let unread = if c.unread_count > 0 {
+                    format!(" [{} unread]", c.unread_count)
+                } else {
+                    String::new()
+                };
+                let preview = c.last_preview.as_deref().map(printable).unwrap_or_default();
+                format!("{}  {when}{unread}  {preview}\n", c.peer)
+            })
+            .collect(),
+    }
+}
+
+/// Messages, oldest first: one JSON object per line (so `--follow` output is a JSON-lines
+/// stream), or one line each for people.
+pub fn messages(mode: Mode, list: &[sessiond_ipc::types::MessageInfo]) -> String {
+    match mode {
+        Mode::Json => list.iter().map(json_line).collect(),
+        Mode::Human => list
+            .iter()
+            .map(|m| {
+                let who = if m.direction == "out" {
+                    "me".to_owned()
+                } else {
+                    short_id(&m.sender)
+                };
+                let text = m.text.as_deref().map(printable).unwrap_or_default();
+                let state = match m.state {
+                    sessiond_ipc::types::MessageState::Received
+                    | sessiond_ipc::types::MessageState::Sent => String::new(),
+                    s => format!(" ({})", msg_state(s)),
+                };
+                format!("[{}] {who}: {text}{state}\n", format_utc_ms(m.sent_at_ms))
+            })
+            .collect(),
+    }
+}
+
+fn short_id(id: &str) -> String {
+    id.chars().take(10).collect::<String>() + "…"
+}
+
+/// Result of `network`.
+pub fn network(mode: Mode, s: &sessiond_ipc::types::NetworkStatus) -> String {
+    match mode {
+        Mode::Json => json_line(s),
+        Mode::Human => {
+            let mut out = fields(&[
+                ("Network", s.network.clone()),
+                ("Service nodes", s.pool_size.to_string()),
+                ("Clock offset", format!("{} ms", s.clock_offset_ms)),
+                (
+                    "Last error",
+                    s.last_error
+                        .as_deref()
+                        .map(printable)
+                        .unwrap_or_else(|| "none".into()),
+                ),
+            ]);
+            for (i, p) in s.paths.iter().enumerate() {
+                let hops: Vec<String> = p.hops.iter().map(|h| h.address.clone()).collect();
+                out += &format!(
+                    "Path {}: {} (failures: {})\n",
+                    i + 1,
+                    hops.join(" → "),
+                    p.failures
+                );
+            }
+            for sw in &s.swarms {
+                out += &format!(
+                    "Swarm of {}: {} nodes\n",
+                    short_id(&sw.account_id),
+                    sw.members.len()
+                );
+            }
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

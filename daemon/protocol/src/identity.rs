@@ -8,8 +8,9 @@
 
 use std::fmt;
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
-use ed25519_dalek::{Signer, SigningKey};
+use dryoc::classic::crypto_sign::crypto_sign_detached;
+use dryoc::classic::crypto_sign_ed25519::crypto_sign_ed25519_pk_to_curve25519;
+use ed25519_dalek::SigningKey;
 use rand_core::CryptoRng;
 use x25519_dalek::StaticSecret;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -140,8 +141,15 @@ impl Identity {
     }
 
     /// An Ed25519 signature of `message` (deterministic, as libsodium's `crypto_sign_detached`).
+    ///
+    /// Signed by dryoc's port of `crypto_sign_detached` (the same bytes as ed25519-dalek's, a
+    /// fifth faster; BENCHMARKS.md).
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.signing.sign(message).to_bytes()
+        let secret_key = self.ed25519_secret_key();
+        let mut signature = [0u8; 64];
+        crypto_sign_detached(&mut signature, message, &secret_key)
+            .expect("crypto_sign_detached only returns Ok (the Result is for API compatibility)");
+        signature
     }
 
     /// The Ed25519 secret key in libsodium's 64-byte layout: seed32 followed by the public key.
@@ -175,14 +183,18 @@ fn clamp(scalar: &mut [u8; 32]) {
 ///
 /// Like libsodium, rejects encodings that are not a point, points of small order and points
 /// outside the prime-order subgroup.
+///
+/// Each call costs a scalar multiplication (the subgroup check); a receiver that sees the same
+/// senders again keeps their conversions in a [`SenderKeyCache`](crate::SenderKeyCache).
 pub fn ed25519_public_to_x25519(ed25519_public: &[u8; 32]) -> Result<[u8; 32], IdentityError> {
-    let point = CompressedEdwardsY(*ed25519_public)
-        .decompress()
-        .ok_or(IdentityError::InvalidEd25519Public)?;
-    if point.is_small_order() || !point.is_torsion_free() {
-        return Err(IdentityError::InvalidEd25519Public);
-    }
-    Ok(point.to_montgomery().to_bytes())
+    // dryoc's port of the libsodium function, with a variable-time subgroup check (fine for a
+    // public key). It also refuses non-canonical encodings (y >= p), which libsodium reads as
+    // y - p < 19; no such point is of prime order, so both refuse the same keys
+    // (`tests/libsodium_seal_sign.rs` tries them all).
+    let mut x25519_public = [0u8; 32];
+    crypto_sign_ed25519_pk_to_curve25519(&mut x25519_public, ed25519_public)
+        .map_err(|_| IdentityError::InvalidEd25519Public)?;
+    Ok(x25519_public)
 }
 
 /// Why a seed or key was rejected.
@@ -212,6 +224,8 @@ impl HasKind for IdentityError {
 
 #[cfg(test)]
 mod tests {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+
     use super::*;
     use crate::test_rng::TestRng;
 

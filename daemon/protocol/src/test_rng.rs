@@ -1,7 +1,9 @@
-//! A deterministic RNG for unit tests, so that "random" test cases are the same on every run.
+//! A deterministic RNG for tests, so that "random" test cases are the same on every run.
 //!
 //! SplitMix64: not cryptographically secure, which is fine for tests; it only implements
-//! `TryCryptoRng` so that it can be handed to functions asking for a `CryptoRng`.
+//! `TryCryptoRng` so that it can be handed to functions asking for a `CryptoRng`. The unit tests
+//! use it as `crate::test_rng`; the integration tests include this file from `tests/common`
+//! (`#[path]`), which adds the draws they need (arrays, byte strings, identities).
 
 use std::convert::Infallible;
 

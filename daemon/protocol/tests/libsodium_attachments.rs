@@ -10,12 +10,12 @@
 #![allow(clippy::unwrap_used)]
 #![allow(unsafe_code)]
 
-use std::convert::Infallible;
+mod common;
+
 use std::ptr;
-use std::sync::Once;
 
 use libsodium_sys as sodium;
-use rand_core::{Rng, TryCryptoRng, TryRng};
+use rand_core::Rng;
 use sessiond_protocol::Seed;
 use sessiond_protocol::attachment::deterministic::{
     self, CHUNK_OVERHEAD, CHUNK_SIZE, Domain, HEADER_LEN, KeyDerivation,
@@ -24,85 +24,29 @@ use sessiond_protocol::attachment::{AttachmentError, AttachmentKey};
 use sessiond_protocol::avatar::{self, ProfileKey};
 use sessiond_protocol::hash::{self, Blake2b};
 
+use common::TestRng;
+use common::libsodium::{self, Aead};
+
 /// Randomized cases per test.
 const CASES: usize = 128;
 /// libsodium's secretstream tags.
 const TAG_MESSAGE: u8 = 0;
 const TAG_FINAL: u8 = 3;
 
-/// SplitMix64 with a fixed seed per test, so failures reproduce.
-struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let bytes = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        Ok(())
-    }
+/// A random file, its length as [`file_len`] picks it.
+fn random_file(rng: &mut TestRng) -> Vec<u8> {
+    let len = file_len(rng);
+    rng.bytes_exact(len)
 }
 
-impl TryCryptoRng for TestRng {}
-
-impl TestRng {
-    /// A value in `0..=max`.
-    fn upto(&mut self, max: usize) -> usize {
-        (self.next_u64() % (max as u64 + 1)) as usize
+/// A file length: mostly near chunk boundaries (where the chunking can go wrong), sometimes
+/// anywhere up to a few chunks.
+fn file_len(rng: &mut TestRng) -> usize {
+    match rng.upto(3) {
+        0 => rng.upto(200),
+        1 => (rng.upto(4) * CHUNK_SIZE).saturating_sub(rng.upto(40)) + rng.upto(40),
+        _ => rng.upto(4 * CHUNK_SIZE + 100),
     }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = vec![0u8; len];
-        self.fill_bytes(&mut out);
-        out
-    }
-
-    /// Random bytes, `min..=max` of them.
-    fn bytes_between(&mut self, min: usize, max: usize) -> Vec<u8> {
-        let len = min + self.upto(max - min);
-        self.bytes(len)
-    }
-
-    /// A random file, its length as [`TestRng::file_len`] picks it.
-    fn file(&mut self) -> Vec<u8> {
-        let len = self.file_len();
-        self.bytes(len)
-    }
-
-    fn array32(&mut self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        self.fill_bytes(&mut out);
-        out
-    }
-
-    /// A file length: mostly near chunk boundaries (where the chunking can go wrong), sometimes
-    /// anywhere up to a few chunks.
-    fn file_len(&mut self) -> usize {
-        match self.upto(3) {
-            0 => self.upto(200),
-            1 => (self.upto(4) * CHUNK_SIZE).saturating_sub(self.upto(40)) + self.upto(40),
-            _ => self.upto(4 * CHUNK_SIZE + 100),
-        }
-    }
-}
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| assert!(unsafe { sodium::sodium_init() } >= 0));
 }
 
 // ---- libsodium wrappers ----
@@ -118,7 +62,7 @@ fn new_state() -> sodium::crypto_secretstream_xchacha20poly1305_state {
 /// What libsodium makes of a deterministic blob: each chunk's plaintext and tag, or `None` as
 /// soon as a chunk fails to authenticate.
 fn sodium_pull_all(key: &[u8; 32], blob: &[u8]) -> Option<Vec<(Vec<u8>, u8)>> {
-    init();
+    libsodium::init();
     let header = &blob[1..1 + HEADER_LEN];
     let mut state = new_state();
     let rc = unsafe {
@@ -161,7 +105,7 @@ fn sodium_pull_all(key: &[u8; 32], blob: &[u8]) -> Option<Vec<(Vec<u8>, u8)>> {
 /// A deterministic-format blob made by libsodium: a random header from `init_push`, `stream` cut
 /// into 32 768-byte chunks, the last tagged FINAL.
 fn sodium_push_blob(key: &[u8; 32], stream: &[u8]) -> Vec<u8> {
-    init();
+    libsodium::init();
     let mut state = new_state();
     let mut header = [0u8; HEADER_LEN];
     let rc = unsafe {
@@ -209,7 +153,7 @@ fn sodium_blake2b(
     personal: Option<&[u8; 16]>,
     message: &[u8],
 ) -> Vec<u8> {
-    init();
+    libsodium::init();
     let mut out = vec![0u8; out_len];
     let (key_ptr, key_len) = key.map_or((ptr::null(), 0), |k| (k.as_ptr(), k.len()));
     let rc = unsafe {
@@ -238,63 +182,31 @@ fn sodium_blake2b(
     out
 }
 
-fn aes_gcm_available() -> bool {
-    init();
-    unsafe { sodium::crypto_aead_aes256gcm_is_available() == 1 }
-}
-
 /// `iv ‖ AES-256-GCM(key, iv, image) ‖ tag` by libsodium.
 fn sodium_gcm_encrypt(key: &[u8; 32], iv: &[u8; 12], image: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; image.len() + 16];
-    let mut out_len = 0u64;
-    let rc = unsafe {
-        sodium::crypto_aead_aes256gcm_encrypt(
-            out.as_mut_ptr(),
-            &mut out_len,
-            image.as_ptr(),
-            image.len() as u64,
-            ptr::null(),
-            0,
-            ptr::null(),
-            iv.as_ptr(),
-            key.as_ptr(),
-        )
-    };
-    assert_eq!(rc, 0);
-    [iv.as_slice(), &out].concat()
+    [
+        iv,
+        &libsodium::aead_encrypt(Aead::Aes256Gcm, key, iv, image)[..],
+    ]
+    .concat()
 }
 
 /// libsodium's AES-256-GCM decryption of `iv ‖ ct ‖ tag`, `None` if it does not authenticate.
 fn sodium_gcm_decrypt(key: &[u8; 32], blob: &[u8]) -> Option<Vec<u8>> {
     let (iv, ct) = blob.split_at(12);
-    let mut out = vec![0u8; ct.len() - 16];
-    let mut out_len = 0u64;
-    let rc = unsafe {
-        sodium::crypto_aead_aes256gcm_decrypt(
-            out.as_mut_ptr(),
-            &mut out_len,
-            ptr::null_mut(),
-            ct.as_ptr(),
-            ct.len() as u64,
-            ptr::null(),
-            0,
-            iv.as_ptr(),
-            key.as_ptr(),
-        )
-    };
-    (rc == 0).then_some(out)
+    libsodium::aead_decrypt(Aead::Aes256Gcm, key, iv, ct)
 }
 
 // ---- deterministic attachments (secretstream) ----
 
 #[test]
 fn our_deterministic_blobs_pull_in_libsodium_with_the_expected_chunks_tags_and_key() {
-    let mut rng = TestRng(0x5eed_0001);
+    let mut rng = TestRng::new(0x5eed_0001);
     let mut multi_chunk = 0;
     for case in 0..CASES {
-        let seed_bytes = rng.array32();
+        let seed_bytes = rng.array::<32>();
         let seed = Seed::from_bytes(&seed_bytes).unwrap();
-        let data = rng.file();
+        let data = random_file(&mut rng);
         let domain = if rng.upto(1) == 0 {
             Domain::Attachment
         } else {
@@ -362,11 +274,11 @@ fn our_deterministic_blobs_pull_in_libsodium_with_the_expected_chunks_tags_and_k
 
 #[test]
 fn libsodium_pushed_streams_decrypt_here_with_any_padding() {
-    let mut rng = TestRng(0x5eed_0002);
+    let mut rng = TestRng::new(0x5eed_0002);
     let mut multi_chunk = 0;
     for case in 0..CASES {
-        let key = rng.array32();
-        let data = rng.file();
+        let key = rng.array::<32>();
+        let data = random_file(&mut rng);
         // Any padding amount, including whole zero chunks before the data.
         let padding = 1 + match rng.upto(2) {
             0 => rng.upto(50),
@@ -394,10 +306,10 @@ fn libsodium_pushed_streams_decrypt_here_with_any_padding() {
 
 #[test]
 fn a_random_bit_flip_is_rejected_by_libsodium_and_by_us() {
-    let mut rng = TestRng(0x5eed_0003);
+    let mut rng = TestRng::new(0x5eed_0003);
     for case in 0..CASES {
-        let seed = Seed::from_bytes(&rng.array32()).unwrap();
-        let data = rng.file();
+        let seed = Seed::from_bytes(&rng.array::<32>()).unwrap();
+        let data = random_file(&mut rng);
         let enc = deterministic::encrypt(&seed, &data, Domain::Attachment).unwrap();
         assert!(sodium_pull_all(enc.key.as_bytes(), &enc.blob).is_some());
 
@@ -421,7 +333,7 @@ fn a_random_bit_flip_is_rejected_by_libsodium_and_by_us() {
 
 #[test]
 fn blake2b_matches_libsodium_generichash_for_random_lengths_and_keys() {
-    let mut rng = TestRng(0x5eed_0004);
+    let mut rng = TestRng::new(0x5eed_0004);
     for case in 0..CASES * 2 {
         let out_len = 1 + rng.upto(63);
         let key = match rng.upto(3) {
@@ -445,7 +357,7 @@ fn blake2b_matches_libsodium_generichash_for_random_lengths_and_keys() {
 
 #[test]
 fn personalised_blake2b_matches_libsodium_salt_personal() {
-    let mut rng = TestRng(0x5eed_0005);
+    let mut rng = TestRng::new(0x5eed_0005);
     for case in 0..CASES {
         let out_len = 1 + rng.upto(63);
         let key = match rng.upto(2) {
@@ -469,13 +381,13 @@ fn personalised_blake2b_matches_libsodium_salt_personal() {
 
 #[test]
 fn legacy_avatars_interoperate_with_libsodium_aes256gcm() {
-    if !aes_gcm_available() {
+    if !libsodium::aes_gcm_available() {
         eprintln!("libsodium has no AES-256-GCM on this CPU; skipping");
         return;
     }
-    let mut rng = TestRng(0x5eed_0006);
+    let mut rng = TestRng::new(0x5eed_0006);
     for case in 0..CASES {
-        let key_bytes = rng.array32();
+        let key_bytes = rng.array::<32>();
         let key = ProfileKey::from_array(key_bytes);
         let mut iv = [0u8; 12];
         rng.fill_bytes(&mut iv);

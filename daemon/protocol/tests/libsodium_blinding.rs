@@ -9,12 +9,12 @@
 #![allow(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
-use std::convert::Infallible;
+mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use libsodium_sys as sodium;
-use rand_core::{Rng, TryCryptoRng, TryRng};
+use rand_core::Rng;
 use sessiond_protocol::blinded_message::{
     Direction, decrypt_blinded_message, encrypt_for_blinded_recipient_with_nonce,
 };
@@ -28,86 +28,16 @@ use sessiond_protocol::{
     VersionKeyPair,
 };
 
+use common::TestRng;
+use common::libsodium::{self, Aead};
+
 /// Random cases per test.
 const CASES: usize = 128;
-
-// ---------------------------------------------------------------------------------------------
-// A seeded RNG, so that a failing case reproduces.
-
-/// SplitMix64.
-struct TestRng(u64);
-
-impl TestRng {
-    fn array<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        self.fill_bytes(&mut out);
-        out
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next_u64() % bound as u64) as usize
-    }
-
-    fn bytes(&mut self, max_len: usize) -> Vec<u8> {
-        let mut out = vec![0u8; self.below(max_len + 1)];
-        self.fill_bytes(&mut out);
-        out
-    }
-}
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let bytes = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
+/// The AEAD of blinded DMs.
+const XCHACHA: Aead = Aead::XChaCha20Poly1305;
 
 // ---------------------------------------------------------------------------------------------
 // Thin safe wrappers over libsodium.
-
-fn init() {
-    assert!(unsafe { sodium::sodium_init() } >= 0);
-}
-
-fn generichash<const N: usize>(input: &[u8], key: &[u8]) -> [u8; N] {
-    let mut out = [0u8; N];
-    let key_ptr = if key.is_empty() {
-        std::ptr::null()
-    } else {
-        key.as_ptr()
-    };
-    let rc = unsafe {
-        sodium::crypto_generichash(
-            out.as_mut_ptr(),
-            N,
-            input.as_ptr(),
-            input.len() as u64,
-            key_ptr,
-            key.len(),
-        )
-    };
-    assert_eq!(rc, 0);
-    out
-}
 
 fn sha512(input: &[u8]) -> [u8; 64] {
     let mut out = [0u8; 64];
@@ -159,96 +89,12 @@ fn scalarmult_noclamp(scalar: &[u8; 32], point: &[u8; 32]) -> Option<[u8; 32]> {
     (rc == 0).then_some(out)
 }
 
-/// `crypto_sign_seed_keypair`: (public key, 64-byte secret key).
-fn seed_keypair(seed: &[u8; 32]) -> ([u8; 32], [u8; 64]) {
-    let mut pk = [0u8; 32];
-    let mut sk = [0u8; 64];
-    let rc = unsafe {
-        sodium::crypto_sign_seed_keypair(pk.as_mut_ptr(), sk.as_mut_ptr(), seed.as_ptr())
-    };
-    assert_eq!(rc, 0);
-    (pk, sk)
-}
-
 /// The Ed25519 private scalar `a` (libsodium's `sk_to_curve25519`, as libsession gets it).
 fn private_scalar(sk: &[u8; 64]) -> [u8; 32] {
     let mut out = [0u8; 32];
     let rc = unsafe { sodium::crypto_sign_ed25519_sk_to_curve25519(out.as_mut_ptr(), sk.as_ptr()) };
     assert_eq!(rc, 0);
     out
-}
-
-fn pk_to_curve25519(pk: &[u8; 32]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let rc = unsafe { sodium::crypto_sign_ed25519_pk_to_curve25519(out.as_mut_ptr(), pk.as_ptr()) };
-    assert_eq!(rc, 0);
-    out
-}
-
-fn sign_detached(message: &[u8], sk: &[u8; 64]) -> [u8; 64] {
-    let mut sig = [0u8; 64];
-    let rc = unsafe {
-        sodium::crypto_sign_detached(
-            sig.as_mut_ptr(),
-            std::ptr::null_mut(),
-            message.as_ptr(),
-            message.len() as u64,
-            sk.as_ptr(),
-        )
-    };
-    assert_eq!(rc, 0);
-    sig
-}
-
-fn verify_detached(signature: &[u8; 64], message: &[u8], pk: &[u8; 32]) -> bool {
-    unsafe {
-        sodium::crypto_sign_verify_detached(
-            signature.as_ptr(),
-            message.as_ptr(),
-            message.len() as u64,
-            pk.as_ptr(),
-        ) == 0
-    }
-}
-
-fn xchacha_encrypt(plaintext: &[u8], key: &[u8; 32], nonce: &[u8; 24]) -> Vec<u8> {
-    let mut out = vec![0u8; plaintext.len() + 16];
-    let mut out_len = 0u64;
-    let rc = unsafe {
-        sodium::crypto_aead_xchacha20poly1305_ietf_encrypt(
-            out.as_mut_ptr(),
-            &mut out_len,
-            plaintext.as_ptr(),
-            plaintext.len() as u64,
-            std::ptr::null(),
-            0,
-            std::ptr::null(),
-            nonce.as_ptr(),
-            key.as_ptr(),
-        )
-    };
-    assert_eq!(rc, 0);
-    assert_eq!(out_len as usize, out.len());
-    out
-}
-
-fn xchacha_decrypt(ciphertext: &[u8], key: &[u8; 32], nonce: &[u8; 24]) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; ciphertext.len().checked_sub(16)?];
-    let mut out_len = 0u64;
-    let rc = unsafe {
-        sodium::crypto_aead_xchacha20poly1305_ietf_decrypt(
-            out.as_mut_ptr(),
-            &mut out_len,
-            std::ptr::null_mut(),
-            ciphertext.as_ptr(),
-            ciphertext.len() as u64,
-            std::ptr::null(),
-            0,
-            nonce.as_ptr(),
-            key.as_ptr(),
-        )
-    };
-    (rc == 0).then_some(out)
 }
 
 fn concat(parts: &[&[u8]]) -> Vec<u8> {
@@ -268,12 +114,12 @@ struct SodiumAccount {
 
 impl SodiumAccount {
     fn new(seed: [u8; 32]) -> SodiumAccount {
-        let (pk, sk) = seed_keypair(&seed);
+        let (pk, sk) = libsodium::sign_seed_keypair(&seed);
         SodiumAccount {
             seed,
             pk,
             sk,
-            x_pk: pk_to_curve25519(&pk),
+            x_pk: libsodium::pk_to_curve25519(&pk).unwrap(),
         }
     }
 
@@ -289,14 +135,14 @@ impl SodiumAccount {
     }
 
     fn k15(server: &[u8; 32]) -> [u8; 32] {
-        scalar_reduce(&generichash::<64>(server, b""))
+        scalar_reduce(&libsodium::generichash::<64>(b"", server))
     }
 
     /// The unsigned blind25 factor.
     fn k25(&self, server: &[u8; 32]) -> [u8; 32] {
-        scalar_reduce(&generichash::<64>(
-            &concat(&[&[0x05], &self.x_pk, server]),
+        scalar_reduce(&libsodium::generichash::<64>(
             b"",
+            &concat(&[&[0x05], &self.x_pk, server]),
         ))
     }
 
@@ -328,10 +174,10 @@ impl SodiumAccount {
     /// libsession's `blind25_sign`.
     fn blind25_sign(&self, server: &[u8; 32], message: &[u8]) -> [u8; 64] {
         let (ka, k_a) = self.blind25(server);
-        let seed_hash = generichash::<32>(&self.seed, b"SessCommBlind25_seed");
-        let r = scalar_reduce(&generichash::<64>(
-            &concat(&[&seed_hash, &k_a, message]),
+        let seed_hash = libsodium::generichash::<32>(b"SessCommBlind25_seed", &self.seed);
+        let r = scalar_reduce(&libsodium::generichash::<64>(
             b"SessCommBlind25_sig",
+            &concat(&[&seed_hash, &k_a, message]),
         ));
         sign_with(&ka, &k_a, &r, message)
     }
@@ -357,8 +203,8 @@ fn flip_sign(mut key: [u8; 32]) -> [u8; 32] {
 
 #[test]
 fn blinding_factors_and_blinded_keys_equal_libsodiums() {
-    init();
-    let mut rng = TestRng(0xb11d_0001);
+    libsodium::init();
+    let mut rng = TestRng::new(0xb11d_0001);
     let mut negative_keys = 0;
     for case in 0..CASES {
         let account = SodiumAccount::new(rng.array());
@@ -431,8 +277,8 @@ fn blinding_factors_and_blinded_keys_equal_libsodiums() {
         );
 
         // The 07 version-check key.
-        let version_seed = generichash::<32>(&account.seed, b"VersionCheckKey_sig");
-        let (version_pk, version_sk) = seed_keypair(&version_seed);
+        let version_seed = libsodium::generichash::<32>(b"VersionCheckKey_sig", &account.seed);
+        let (version_pk, version_sk) = libsodium::sign_seed_keypair(&version_seed);
         let version = VersionKeyPair::from_identity(&identity);
         assert_eq!(version.public_key(), version_pk, "case {case}");
         assert_eq!(*version.ed25519_secret_key(), version_sk, "case {case}");
@@ -446,8 +292,8 @@ fn blinding_factors_and_blinded_keys_equal_libsodiums() {
 
 #[test]
 fn blinded_signatures_equal_libsodium_reimplementations_and_verify_there() {
-    init();
-    let mut rng = TestRng(0xb11d_0002);
+    libsodium::init();
+    let mut rng = TestRng::new(0xb11d_0002);
     for case in 0..CASES {
         let account = SodiumAccount::new(rng.array());
         let server: [u8; 32] = rng.array();
@@ -472,7 +318,7 @@ fn blinded_signatures_equal_libsodium_reimplementations_and_verify_there() {
             let signature = key.sign(&message);
             assert_eq!(signature, expected, "case {case} {:?}", key.scheme());
             assert!(
-                verify_detached(&signature, &message, &key.public_key()),
+                libsodium::verify(&key.public_key(), &message, &signature),
                 "case {case}"
             );
             key.id().verify(&message, &signature).unwrap();
@@ -480,29 +326,29 @@ fn blinded_signatures_equal_libsodium_reimplementations_and_verify_there() {
             // libsodium rejects a changed message, a changed signature and another key.
             let mut other_message = message.clone();
             other_message.push(0);
-            assert!(!verify_detached(
-                &signature,
+            assert!(!libsodium::verify(
+                &key.public_key(),
                 &other_message,
-                &key.public_key()
+                &signature
             ));
             let mut tampered = signature;
             tampered[rng.below(64)] ^= 1 << rng.below(8);
-            assert!(!verify_detached(&tampered, &message, &key.public_key()));
+            assert!(!libsodium::verify(&key.public_key(), &message, &tampered));
             assert!(key.id().verify(&message, &tampered).is_err());
-            assert!(!verify_detached(&signature, &message, &account.pk));
+            assert!(!libsodium::verify(&account.pk, &message, &signature));
         }
     }
 }
 
 #[test]
 fn our_verify_accepts_libsodium_signatures_and_rejects_altered_ones() {
-    init();
-    let mut rng = TestRng(0xb11d_0003);
+    libsodium::init();
+    let mut rng = TestRng::new(0xb11d_0003);
     for case in 0..CASES {
         // Any Ed25519 key can stand in for a blinded key: verification is plain Ed25519.
-        let (pk, sk) = seed_keypair(&rng.array());
+        let (pk, sk) = libsodium::sign_seed_keypair(&rng.array());
         let message = rng.bytes(200);
-        let signature = sign_detached(&message, &sk);
+        let signature = libsodium::sign(&sk, &message);
         let scheme = if rng.below(2) == 0 {
             BlindingScheme::Blind15
         } else {
@@ -515,7 +361,7 @@ fn our_verify_accepts_libsodium_signatures_and_rejects_altered_ones() {
         tampered[rng.below(64)] ^= 1 << rng.below(8);
         assert_eq!(
             id.verify(&message, &tampered).is_ok(),
-            verify_detached(&tampered, &message, &pk),
+            libsodium::verify(&pk, &message, &tampered),
             "case {case}"
         );
     }
@@ -523,8 +369,8 @@ fn our_verify_accepts_libsodium_signatures_and_rejects_altered_ones() {
 
 #[test]
 fn sogs_and_file_server_headers_verify_with_libsodium() {
-    init();
-    let mut rng = TestRng(0xb11d_0004);
+    libsodium::init();
+    let mut rng = TestRng::new(0xb11d_0004);
     const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
     const PATHS: [&str; 4] = [
         "/capabilities",
@@ -551,7 +397,7 @@ fn sogs_and_file_server_headers_verify_with_libsodium() {
         let body_hash: Vec<u8> = if body.is_empty() {
             Vec::new()
         } else {
-            generichash::<64>(&body, b"").to_vec()
+            libsodium::generichash::<64>(b"", &body).to_vec()
         };
         let tail = concat(&[
             timestamp.to_string().as_bytes(),
@@ -590,7 +436,7 @@ fn sogs_and_file_server_headers_verify_with_libsodium() {
                 .try_into()
                 .unwrap();
             assert!(
-                verify_detached(&signature, &sogs_message, &key),
+                libsodium::verify(&key, &sogs_message, &signature),
                 "case {case} {}",
                 &headers.pubkey[..2]
             );
@@ -601,18 +447,20 @@ fn sogs_and_file_server_headers_verify_with_libsodium() {
             .unwrap();
         assert_eq!(
             BASE64.decode(&unblinded.signature).unwrap(),
-            sign_detached(&sogs_message, &account.sk),
+            libsodium::sign(&account.sk, &sogs_message),
             "case {case}"
         );
 
         // File server: `ts || METHOD || path || [hash]` signed by the 07 key.
         let version = VersionKeyPair::from_identity(&identity);
         let headers = file_server_auth_headers(&version, &request, timestamp).unwrap();
-        let (_, version_sk) =
-            seed_keypair(&generichash::<32>(&account.seed, b"VersionCheckKey_sig"));
+        let (_, version_sk) = libsodium::sign_seed_keypair(&libsodium::generichash::<32>(
+            b"VersionCheckKey_sig",
+            &account.seed,
+        ));
         assert_eq!(
             BASE64.decode(&headers.signature).unwrap(),
-            sign_detached(&tail, &version_sk),
+            libsodium::sign(&version_sk, &tail),
             "case {case}"
         );
     }
@@ -627,13 +475,13 @@ fn sodium_dm_key(
     recipient: &[u8; 32],
 ) -> [u8; 32] {
     let shared = scalarmult_noclamp(scalar, other).unwrap();
-    generichash::<32>(&concat(&[&shared, sender, recipient]), b"")
+    libsodium::generichash::<32>(b"", &concat(&[&shared, sender, recipient]))
 }
 
 #[test]
 fn blinded_dms_equal_a_libsodium_reimplementation_in_both_directions() {
-    init();
-    let mut rng = TestRng(0xb11d_0005);
+    libsodium::init();
+    let mut rng = TestRng::new(0xb11d_0005);
     for case in 0..CASES {
         let alice = SodiumAccount::new(rng.array());
         let bob = SodiumAccount::new(rng.array());
@@ -660,7 +508,7 @@ fn blinded_dms_equal_a_libsodium_reimplementation_in_both_directions() {
         let key = sodium_dm_key(&a_scalar, &b_id, &a_id, &b_id);
         let expected = concat(&[
             &[0x00],
-            &xchacha_encrypt(&concat(&[&message, &alice.pk]), &key, &nonce),
+            &libsodium::aead_encrypt(XCHACHA, &key, &nonce, &concat(&[&message, &alice.pk])),
             &nonce,
         ]);
         let ours = encrypt_for_blinded_recipient_with_nonce(
@@ -677,7 +525,7 @@ fn blinded_dms_equal_a_libsodium_reimplementation_in_both_directions() {
         let bob_key = sodium_dm_key(&b_scalar, &a_id, &a_id, &b_id);
         assert_eq!(bob_key, key, "case {case} {scheme}");
         let body = &ours[1..ours.len() - 24];
-        let plaintext = xchacha_decrypt(body, &bob_key, &nonce).unwrap();
+        let plaintext = libsodium::aead_decrypt(XCHACHA, &bob_key, &nonce, body).unwrap();
         assert_eq!(plaintext, concat(&[&message, &alice.pk]));
 
         // And ours, as recipient and as sender.
@@ -694,10 +542,11 @@ fn blinded_dms_equal_a_libsodium_reimplementation_in_both_directions() {
         // A libsodium ciphertext under any other key fails to decrypt.
         let wrong = concat(&[
             &[0x00],
-            &xchacha_encrypt(
-                &concat(&[&message, &alice.pk]),
-                &generichash::<32>(&key, b""),
+            &libsodium::aead_encrypt(
+                XCHACHA,
+                &libsodium::generichash::<32>(b"", &key),
                 &nonce,
+                &concat(&[&message, &alice.pk]),
             ),
             &nonce,
         ]);
@@ -707,8 +556,8 @@ fn blinded_dms_equal_a_libsodium_reimplementation_in_both_directions() {
 
 #[test]
 fn blind15_matching_accepts_both_signs_from_an_account_id() {
-    init();
-    let mut rng = TestRng(0xb11d_0006);
+    libsodium::init();
+    let mut rng = TestRng::new(0xb11d_0006);
     for case in 0..CASES {
         let account = SodiumAccount::new(rng.array());
         let server: [u8; 32] = rng.array();

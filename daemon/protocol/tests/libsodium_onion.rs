@@ -4,15 +4,10 @@
 //! (`crypto_aead_*`) in both directions; then whole 3-hop requests built here, opened layer by
 //! layer by libsodium and by our node-side code, answered with libsodium, and decrypted here.
 #![allow(clippy::unwrap_used)]
-#![allow(unsafe_code)]
 
-use std::convert::Infallible;
-use std::mem::MaybeUninit;
-use std::ptr;
-use std::sync::Once;
+mod common;
 
-use libsodium_sys as sodium;
-use rand_core::{Rng, TryCryptoRng, TryRng};
+use rand_core::Rng;
 use sessiond_protocol::onion::hop_cipher::{x25519_public, x25519_shared_secret};
 use sessiond_protocol::onion::peel::{self, Route};
 use sessiond_protocol::onion::{
@@ -20,191 +15,29 @@ use sessiond_protocol::onion::{
     V4Response, build, layer,
 };
 
+use common::{TestRng, libsodium};
+
 /// Randomized cases per test.
 const CASES: usize = 128;
 
-/// SplitMix64 with a fixed seed per test, so failures reproduce.
-struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let bytes = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
-
-impl TestRng {
-    fn array32(&mut self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        self.fill_bytes(&mut out);
-        out
-    }
-
-    fn bytes(&mut self, max_len: usize) -> Vec<u8> {
-        let len = (self.next_u64() % (max_len as u64 + 1)) as usize;
-        let mut out = vec![0u8; len];
-        self.fill_bytes(&mut out);
-        out
-    }
-}
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| assert!(unsafe { sodium::sodium_init() } >= 0));
-}
-
-fn aes_gcm_available() -> bool {
-    init();
-    unsafe { sodium::crypto_aead_aes256gcm_is_available() == 1 }
-}
-
-// ---- libsodium wrappers ----
-
-fn sodium_scalarmult(secret: &[u8; 32], public: &[u8; 32]) -> Option<[u8; 32]> {
-    init();
-    let mut out = [0u8; 32];
-    let rc =
-        unsafe { sodium::crypto_scalarmult(out.as_mut_ptr(), secret.as_ptr(), public.as_ptr()) };
-    (rc == 0).then_some(out)
-}
-
-fn sodium_scalarmult_base(secret: &[u8; 32]) -> [u8; 32] {
-    init();
-    let mut out = [0u8; 32];
-    assert_eq!(
-        unsafe { sodium::crypto_scalarmult_base(out.as_mut_ptr(), secret.as_ptr()) },
-        0
-    );
-    out
-}
-
-/// The layer key as libsession derives it with libsodium: `E` is the client's ephemeral public
-/// key, `X` the node's.
-fn sodium_layer_key(
-    enc_type: EncType,
-    shared: &[u8; 32],
-    e_pub: &[u8; 32],
-    x_pub: &[u8; 32],
-) -> [u8; 32] {
-    init();
-    let mut key = [0u8; 32];
-    match enc_type {
-        EncType::AesGcm => unsafe {
-            let mut state = MaybeUninit::<sodium::crypto_auth_hmacsha256_state>::uninit();
-            assert_eq!(
-                sodium::crypto_auth_hmacsha256_init(state.as_mut_ptr(), b"LOKI".as_ptr(), 4),
-                0
-            );
-            assert_eq!(
-                sodium::crypto_auth_hmacsha256_update(state.as_mut_ptr(), shared.as_ptr(), 32),
-                0
-            );
-            assert_eq!(
-                sodium::crypto_auth_hmacsha256_final(state.as_mut_ptr(), key.as_mut_ptr()),
-                0
-            );
-        },
-        EncType::XChaCha20 => {
-            let mut input = Vec::with_capacity(96);
-            input.extend_from_slice(shared);
-            input.extend_from_slice(e_pub);
-            input.extend_from_slice(x_pub);
-            let rc = unsafe {
-                sodium::crypto_generichash(
-                    key.as_mut_ptr(),
-                    32,
-                    input.as_ptr(),
-                    input.len() as u64,
-                    ptr::null(),
-                    0,
-                )
-            };
-            assert_eq!(rc, 0);
-        }
-    }
-    key
-}
-
 /// `nonce || AEAD(plaintext)` with libsodium.
 fn sodium_seal(enc_type: EncType, key: &[u8; 32], nonce: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    init();
-    let mut out = vec![0u8; plaintext.len() + 16];
-    let mut out_len = 0u64;
-    let rc = unsafe {
-        let f = match enc_type {
-            EncType::AesGcm => sodium::crypto_aead_aes256gcm_encrypt,
-            EncType::XChaCha20 => sodium::crypto_aead_xchacha20poly1305_ietf_encrypt,
-        };
-        f(
-            out.as_mut_ptr(),
-            &mut out_len,
-            plaintext.as_ptr(),
-            plaintext.len() as u64,
-            ptr::null(),
-            0,
-            ptr::null(),
-            nonce.as_ptr(),
-            key.as_ptr(),
-        )
-    };
-    assert_eq!(rc, 0);
-    assert_eq!(out_len as usize, out.len());
-    let mut blob = nonce.to_vec();
-    blob.extend(out);
-    blob
+    [
+        nonce,
+        &libsodium::aead_encrypt(enc_type.into(), key, nonce, plaintext),
+    ]
+    .concat()
 }
 
 /// Opens `nonce || AEAD` with libsodium.
 fn sodium_open(enc_type: EncType, key: &[u8; 32], blob: &[u8]) -> Option<Vec<u8>> {
-    init();
     let (nonce, ciphertext) = blob.split_at(enc_type.nonce_len());
-    let mut out = vec![0u8; ciphertext.len().checked_sub(16)?];
-    let mut out_len = 0u64;
-    let rc = unsafe {
-        let f = match enc_type {
-            EncType::AesGcm => sodium::crypto_aead_aes256gcm_decrypt,
-            EncType::XChaCha20 => sodium::crypto_aead_xchacha20poly1305_ietf_decrypt,
-        };
-        f(
-            out.as_mut_ptr(),
-            &mut out_len,
-            ptr::null_mut(),
-            ciphertext.as_ptr(),
-            ciphertext.len() as u64,
-            ptr::null(),
-            0,
-            nonce.as_ptr(),
-            key.as_ptr(),
-        )
-    };
-    (rc == 0).then(|| {
-        out.truncate(out_len as usize);
-        out
-    })
+    libsodium::aead_decrypt(enc_type.into(), key, nonce, ciphertext)
 }
 
 /// The ciphers libsodium can run here.
 fn sodium_ciphers() -> Vec<EncType> {
-    if aes_gcm_available() {
+    if libsodium::aes_gcm_available() {
         vec![EncType::AesGcm, EncType::XChaCha20]
     } else {
         eprintln!(
@@ -219,16 +52,16 @@ fn sodium_ciphers() -> Vec<EncType> {
 
 #[test]
 fn x25519_matches_crypto_scalarmult() {
-    let mut rng = TestRng(0x0001);
+    let mut rng = TestRng::new(0x0001);
     for _ in 0..CASES {
-        let secret = rng.array32();
-        assert_eq!(x25519_public(&secret), sodium_scalarmult_base(&secret));
+        let secret = rng.array::<32>();
+        assert_eq!(x25519_public(&secret), libsodium::scalarmult_base(&secret));
         // Any 32 bytes are a u-coordinate for X25519, valid point or not.
-        let public = rng.array32();
+        let public = rng.array::<32>();
         let ours = x25519_shared_secret(&secret, &public).ok().map(|s| *s);
         assert_eq!(
             ours,
-            sodium_scalarmult(&secret, &public),
+            libsodium::scalarmult(&secret, &public),
             "{}",
             hex::encode(public)
         );
@@ -237,7 +70,7 @@ fn x25519_matches_crypto_scalarmult() {
 
 #[test]
 fn small_order_points_are_refused_like_crypto_scalarmult() {
-    let mut rng = TestRng(0x0002);
+    let mut rng = TestRng::new(0x0002);
     // libsodium's blacklist of small-order u-coordinates (and non-canonical encodings), with
     // and without the ignored top bit.
     let p = |h: &str| -> [u8; 32] { hex::decode(h).unwrap().try_into().unwrap() };
@@ -256,9 +89,9 @@ fn small_order_points_are_refused_like_crypto_scalarmult() {
         small.push(high);
     }
     for point in small {
-        let secret = rng.array32();
+        let secret = rng.array::<32>();
         assert_eq!(
-            sodium_scalarmult(&secret, &point),
+            libsodium::scalarmult(&secret, &point),
             None,
             "{}",
             hex::encode(point)
@@ -272,17 +105,20 @@ fn small_order_points_are_refused_like_crypto_scalarmult() {
 
 #[test]
 fn layer_keys_match_libsodium_derivations() {
-    let mut rng = TestRng(0x0003);
+    let mut rng = TestRng::new(0x0003);
     for i in 0..CASES {
         let enc_type = if i % 2 == 0 {
             EncType::AesGcm
         } else {
             EncType::XChaCha20
         };
-        let (e, x) = (rng.array32(), rng.array32());
-        let (e_pub, x_pub) = (sodium_scalarmult_base(&e), sodium_scalarmult_base(&x));
-        let shared = sodium_scalarmult(&e, &x_pub).unwrap();
-        let expected = sodium_layer_key(enc_type, &shared, &e_pub, &x_pub);
+        let (e, x) = (rng.array::<32>(), rng.array::<32>());
+        let (e_pub, x_pub) = (
+            libsodium::scalarmult_base(&e),
+            libsodium::scalarmult_base(&x),
+        );
+        let shared = libsodium::scalarmult(&e, &x_pub).unwrap();
+        let expected = libsodium::layer_key(enc_type, &shared, &e_pub, &x_pub);
         assert_eq!(
             *LayerKey::client(enc_type, &e, &x_pub).unwrap().to_bytes(),
             expected
@@ -296,10 +132,10 @@ fn layer_keys_match_libsodium_derivations() {
 
 #[test]
 fn hop_aead_agrees_with_libsodium_both_ways() {
-    let mut rng = TestRng(0x0004);
+    let mut rng = TestRng::new(0x0004);
     for enc_type in sodium_ciphers() {
         for _ in 0..CASES {
-            let key_bytes = rng.array32();
+            let key_bytes = rng.array::<32>();
             let key = LayerKey::from_bytes(enc_type, key_bytes);
             let plaintext = rng.bytes(300);
 
@@ -340,12 +176,12 @@ struct Node {
 }
 
 fn random_node(rng: &mut TestRng) -> Node {
-    let secret = rng.array32();
+    let secret = rng.array::<32>();
     Node {
         secret,
         hop: Hop {
-            ed25519: rng.array32(),
-            x25519: sodium_scalarmult_base(&secret),
+            ed25519: rng.array::<32>(),
+            x25519: libsodium::scalarmult_base(&secret),
         },
     }
 }
@@ -357,19 +193,19 @@ fn sodium_open_relayed(
     ephemeral: &[u8; 32],
     enc_type: EncType,
 ) -> Vec<u8> {
-    let shared = sodium_scalarmult(node_secret, ephemeral).unwrap();
-    let key = sodium_layer_key(
+    let shared = libsodium::scalarmult(node_secret, ephemeral).unwrap();
+    let key = libsodium::layer_key(
         enc_type,
         &shared,
         ephemeral,
-        &sodium_scalarmult_base(node_secret),
+        &libsodium::scalarmult_base(node_secret),
     );
     sodium_open(enc_type, &key, ciphertext).unwrap()
 }
 
 #[test]
 fn three_hop_requests_round_trip_through_libsodium_and_our_nodes() {
-    let mut rng = TestRng(0x0005);
+    let mut rng = TestRng::new(0x0005);
     let ciphers = sodium_ciphers();
     for case in 0..CASES {
         let enc_type = ciphers[case % ciphers.len()];
@@ -466,9 +302,9 @@ fn three_hop_requests_round_trip_through_libsodium_and_our_nodes() {
                         headers: vec![("content-type".into(), "application/json".into())],
                         body: format!(r#"{{"case":{case}}}"#).into_bytes(),
                     };
-                    let key = sodium_layer_key(
+                    let key = libsodium::layer_key(
                         enc_type,
-                        &sodium_scalarmult(&target.secret, &server_ephemeral).unwrap(),
+                        &libsodium::scalarmult(&target.secret, &server_ephemeral).unwrap(),
                         &server_ephemeral,
                         &target.hop.x25519,
                     );
@@ -501,9 +337,9 @@ fn three_hop_requests_round_trip_through_libsodium_and_our_nodes() {
 
             // Reply sealed by libsodium (base64, as the storage server sends it).
             let reply_json = format!(r#"{{"body":"{{\"n\":{case}}}","status":200}}"#);
-            let key = sodium_layer_key(
+            let key = libsodium::layer_key(
                 enc_type,
-                &sodium_scalarmult(&target.secret, &ephemeral).unwrap(),
+                &libsodium::scalarmult(&target.secret, &ephemeral).unwrap(),
                 &ephemeral,
                 &target.hop.x25519,
             );

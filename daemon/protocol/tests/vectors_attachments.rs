@@ -3,9 +3,8 @@
 //! `avatars.*` and `hash.*` vector.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::LazyLock;
+mod common;
 
-use serde_json::Value;
 use sessiond_protocol::Seed;
 use sessiond_protocol::attachment::deterministic::{self, Domain, KeyDerivation};
 use sessiond_protocol::attachment::legacy::{self, LegacyKeys, Padding};
@@ -14,7 +13,7 @@ use sessiond_protocol::avatar;
 use sessiond_protocol::hash::{self, Blake2b};
 use sha2::{Digest, Sha256};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol");
+use common::{bytes, data, family_ids, number, text};
 
 /// Vectors this file checks.
 const COVERED: &[&str] = &[
@@ -24,34 +23,6 @@ const COVERED: &[&str] = &[
     "attachments.libsession.deterministic_fixed",
     "avatars.desktop.legacy_aes_gcm_fixed_iv",
 ];
-
-static VECTORS: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(format!("{SHARED}/vectors.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-});
-
-/// The `data` of the vector with this id.
-fn data(id: &str) -> &'static Value {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no vector {id}"));
-    &vector["data"]
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap()
-}
-
-fn bytes(value: &Value) -> Vec<u8> {
-    hex::decode(text(value)).unwrap()
-}
-
-fn number(value: &Value) -> usize {
-    usize::try_from(value.as_u64().unwrap()).unwrap()
-}
 
 /// The plaintext libsession's and these vectors' tests use: byte i = (i * 7) mod 256.
 fn sample(len: usize) -> Vec<u8> {
@@ -64,18 +35,7 @@ fn sha256_hex(data: &[u8]) -> String {
 
 #[test]
 fn every_attachment_avatar_and_hash_vector_is_covered() {
-    let ids: Vec<&str> = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| text(&v["id"]))
-        .filter(|id| {
-            ["attachments.", "avatars.", "hash."]
-                .iter()
-                .any(|p| id.starts_with(p))
-        })
-        .collect();
-    assert_eq!(ids, COVERED);
+    assert_eq!(family_ids(&["attachments.", "avatars.", "hash."]), COVERED);
 }
 
 #[test]

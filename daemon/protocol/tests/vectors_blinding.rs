@@ -4,12 +4,10 @@
 //! `session_protocol.libsession.blinded_roundtrip`.
 #![allow(clippy::unwrap_used)]
 
-use std::convert::Infallible;
-use std::sync::LazyLock;
+mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rand_core::{TryCryptoRng, TryRng};
 use serde_json::Value;
 use sessiond_protocol::blinded_message::{
     Direction, decrypt_blinded_message, encrypt_for_blinded_recipient,
@@ -20,11 +18,14 @@ use sessiond_protocol::blinding::{
 };
 use sessiond_protocol::sogs_auth::{file_server_auth_headers, sogs_signed_message};
 use sessiond_protocol::{
-    AccountId, BlindedId, BlindedKeyPair, BlindedMessageError, BlindingScheme, ErrorKind, HasKind,
-    Identity, RequestToSign, Seed, SogsSigner, VersionKeyPair,
+    BlindedId, BlindedKeyPair, BlindedMessageError, BlindingScheme, ErrorKind, HasKind, Identity,
+    RequestToSign, SogsSigner, VersionKeyPair,
 };
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol");
+use common::{
+    TestRng, account_id as account, all_ids, array32, array64, assert_all_listed, bytes, cases,
+    data, family_ids, identity, identity_of_sodium_sk, text,
+};
 
 /// Vectors this file checks.
 const COVERED: &[&str] = &[
@@ -41,68 +42,12 @@ const COVERED: &[&str] = &[
     "session_protocol.libsession.blinded_roundtrip",
 ];
 
-static VECTORS: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(format!("{SHARED}/vectors.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-});
-
-fn all_ids() -> Vec<&'static str> {
-    VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| text(&v["id"]))
-        .collect()
-}
-
-/// The `data` of the vector with this id.
-fn data(id: &str) -> &'static Value {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no vector {id}"));
-    &vector["data"]
-}
-
-fn cases(id: &str) -> &'static [Value] {
-    data(id)["cases"].as_array().unwrap()
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap()
-}
-
-fn bytes(value: &Value) -> Vec<u8> {
-    hex::decode(text(value)).unwrap()
-}
-
-fn array32(value: &Value) -> [u8; 32] {
-    bytes(value).try_into().unwrap()
-}
-
-fn array64(value: &Value) -> [u8; 64] {
-    bytes(value).try_into().unwrap()
-}
-
-fn account(value: &Value) -> AccountId {
-    text(value).parse().unwrap()
-}
-
 /// Parses a blinded ID and checks that it displays back to the same text.
 fn blinded(value: &Value) -> BlindedId {
     let id: BlindedId = text(value).parse().unwrap();
     assert_eq!(id.to_string(), text(value));
     assert_eq!(BlindedId::from_bytes(id.as_bytes()).unwrap(), id);
     id
-}
-
-/// The identity of a libsodium 64-byte secret key (seed32 || ed25519 public key).
-fn identity_of_sodium_sk(sk: &[u8]) -> Identity {
-    let identity = Identity::from_seed(&Seed::from_bytes(&sk[..32]).unwrap());
-    assert_eq!(&identity.ed25519_secret_key()[..], sk);
-    identity
 }
 
 /// The identity named `sk1`/`sk2` in `keys.libsession.blinding_test_keys`.
@@ -116,18 +61,7 @@ fn sign_bit(key: &[u8; 32]) -> usize {
 
 #[test]
 fn every_blinding_vector_is_covered() {
-    let ids = all_ids();
-    for id in &ids {
-        if id.starts_with("blinding.") || id.starts_with("sogs.") {
-            assert!(COVERED.contains(id), "vector {id} is not tested");
-        }
-    }
-    for id in COVERED {
-        assert!(
-            ids.contains(id),
-            "covered vector {id} is not in vectors.json"
-        );
-    }
+    assert_all_listed(&family_ids(&["blinding.", "sogs."]), COVERED, &all_ids());
 }
 
 #[test]
@@ -310,8 +244,7 @@ fn pysogs_blind15_ids_from_seeds() {
     let cases = data["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 20);
     for case in cases {
-        let identity =
-            Identity::from_seed(&Seed::from_bytes(&bytes(&case["ed25519_seed"])).unwrap());
+        let identity = identity(&case["ed25519_seed"]);
         let expected = blinded(&case["blinded15"]);
         for nonce in [Blind15Nonce::Libsession, Blind15Nonce::Desktop] {
             assert_eq!(
@@ -367,7 +300,7 @@ fn desktop_known_blinded_key_matches_its_session_id_via_the_negative_candidate()
 #[test]
 fn desktop_sogs_request_signing_blinded_and_unblinded() {
     let data = data("sogs.desktop.request_signing");
-    let identity = Identity::from_seed(&Seed::from_bytes(&bytes(&data["ed25519_seed"])).unwrap());
+    let identity = identity(&data["ed25519_seed"]);
     assert_eq!(identity.ed25519_public(), array32(&data["ed25519_pk"]));
     let server = array32(&data["server_pk"]);
     let timestamp = data["timestamp"].as_u64().unwrap();
@@ -446,35 +379,6 @@ fn desktop_sogs_request_signing_blinded_and_unblinded() {
     );
 }
 
-/// SplitMix64, so that the round-trip nonces are the same on every run.
-struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let bytes = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
-
 const LOREM_IPSUM: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod \
     tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud \
     exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in \
@@ -486,14 +390,13 @@ const LOREM_IPSUM: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing el
 fn libsession_blinded_dm_round_trips_and_rejects_the_tampered_bytes() {
     let data = data("session_protocol.libsession.blinded_roundtrip");
     let server = array32(&data["server_pk"]);
-    let sender = Identity::from_seed(&Seed::from_bytes(&bytes(&data["sender_seed"])).unwrap());
-    let recipient =
-        Identity::from_seed(&Seed::from_bytes(&bytes(&data["recipient_seed"])).unwrap());
+    let sender = identity(&data["sender_seed"]);
+    let recipient = identity(&data["recipient_seed"]);
     let expected_sender = account(&data["expected_sender_session_id"]);
     assert_eq!(sender.account_id(), expected_sender);
     assert_eq!(LOREM_IPSUM.len(), 445);
 
-    let mut rng = TestRng(0x5e55_1011);
+    let mut rng = TestRng::new(0x5e55_1011);
     for scheme in [BlindingScheme::Blind15, BlindingScheme::Blind25] {
         let from = BlindedKeyPair::new(&sender, scheme, &server).id();
         let to = BlindedKeyPair::new(&recipient, scheme, &server).id();

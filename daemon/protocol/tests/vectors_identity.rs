@@ -2,14 +2,13 @@
 //! protocol.md §1 and §10): every `mnemonic.*`, `wordlist.*` and `keys.*` vector.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::LazyLock;
+mod common;
 
-use serde_json::Value;
 use sessiond_protocol::mnemonic::{self, MnemonicError};
 use sessiond_protocol::{AccountId, Identity, Seed, ed25519_public_to_x25519};
 use sha2::{Digest, Sha256};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol");
+use common::{SHARED, array32, bytes, data, family_ids, identity_of_sodium_sk, text, vector};
 
 /// Vectors this file checks (the 48-word one through the public API here, and in full in the
 /// `mnemonic` unit tests, since libsession's checksum-less 48-word form is not public API).
@@ -23,57 +22,9 @@ const COVERED: &[&str] = &[
     "keys.libsession.blinding_test_keys",
 ];
 
-static VECTORS: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(format!("{SHARED}/vectors.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-});
-
-/// The `data` of the vector with this id.
-fn data(id: &str) -> &'static Value {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no vector {id}"));
-    &vector["data"]
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap()
-}
-
-fn bytes(value: &Value) -> Vec<u8> {
-    hex::decode(text(value)).unwrap()
-}
-
-fn array32(value: &Value) -> [u8; 32] {
-    bytes(value).try_into().unwrap()
-}
-
-/// The identity of a libsodium 64-byte secret key (seed32 || ed25519 public key), checking that
-/// the key's second half is the derived public key.
-fn identity_of_sodium_sk(sk: &[u8]) -> Identity {
-    let identity = Identity::from_seed(&Seed::from_bytes(&sk[..32]).unwrap());
-    assert_eq!(&identity.ed25519_secret_key()[..], sk);
-    assert_eq!(identity.ed25519_public(), sk[32..]);
-    identity
-}
-
 #[test]
 fn every_identity_vector_is_covered() {
-    let ids: Vec<&str> = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| text(&v["id"]))
-        .filter(|id| {
-            ["mnemonic.", "wordlist.", "keys."]
-                .iter()
-                .any(|p| id.starts_with(p))
-        })
-        .collect();
-    assert_eq!(ids, COVERED);
+    assert_eq!(family_ids(&["mnemonic.", "wordlist.", "keys."]), COVERED);
 }
 
 #[test]
@@ -87,12 +38,7 @@ fn sessionjs_phrase_encodes_and_decodes() {
 
 #[test]
 fn sessionjs_phrases_give_their_account_ids() {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == "mnemonic.sessionjs.to_session_id")
-        .unwrap();
+    let vector = vector("mnemonic.sessionjs.to_session_id");
     // The notes list the intermediate 16-byte seeds, in case order.
     let seeds: Vec<&str> = text(&vector["notes"])
         .split(|c: char| !c.is_ascii_hexdigit())

@@ -2,13 +2,11 @@
 //! protocol.md §4 and §10): every `onion.*` vector.
 #![allow(clippy::unwrap_used)]
 
-use std::convert::Infallible;
-use std::sync::LazyLock;
+mod common;
 
 use blake2::{Blake2b256, Digest};
 use chacha20poly1305::aead::Aead;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
-use rand_core::{TryCryptoRng, TryRng};
 use serde_json::Value;
 use sessiond_protocol::onion::hop_cipher::{x25519_public, x25519_shared_secret};
 use sessiond_protocol::onion::peel::{self, Route};
@@ -19,7 +17,7 @@ use sessiond_protocol::onion::{
 use sessiond_protocol::{ErrorKind, HasKind};
 use zeroize::Zeroizing;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol");
+use common::{TestRng, array32, bytes, data, family_ids, text};
 
 /// Vectors this file checks.
 const COVERED: &[&str] = &[
@@ -28,73 +26,9 @@ const COVERED: &[&str] = &[
     "onion.pysogs.fixed_ephemeral_key",
 ];
 
-static VECTORS: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(format!("{SHARED}/vectors.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-});
-
-/// The `data` of the vector with this id.
-fn data(id: &str) -> &'static Value {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no vector {id}"));
-    &vector["data"]
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap()
-}
-
-fn bytes(value: &Value) -> Vec<u8> {
-    hex::decode(text(value)).unwrap()
-}
-
-fn array32(value: &Value) -> [u8; 32] {
-    bytes(value).try_into().unwrap()
-}
-
-/// SplitMix64, so that "random" parts of these tests are the same on every run.
-struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let bytes = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
-
 #[test]
 fn every_onion_vector_is_covered() {
-    let ids: Vec<&str> = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| text(&v["id"]))
-        .filter(|id| id.starts_with("onion."))
-        .collect();
-    assert_eq!(ids, COVERED);
+    assert_eq!(family_ids(&["onion."]), COVERED);
 }
 
 /// The vector's ciphers, with the names used in its fields.
@@ -174,7 +108,7 @@ fn libsession_parser_payloads_open_reply_and_re_encode() {
     let (b, big_b) = (array32(&data["b"]), array32(&data["B"]));
     assert_eq!(x25519_public(&a), big_a);
     assert_eq!(x25519_public(&b), big_b);
-    let mut rng = TestRng(1);
+    let mut rng = TestRng::new(1);
 
     for (enc_type, name) in CIPHERS {
         let payload = bytes(&data[format!("payload_{name}").as_str()]);
@@ -311,7 +245,7 @@ fn pysogs_fixed_key_request_reaches_the_server_byte_for_byte_and_the_reply_decry
         x25519: server_public,
     };
     let nonce = [0x42; 24];
-    let hop_layer = LayerSecrets::random(&mut TestRng(2));
+    let hop_layer = LayerSecrets::random(&mut TestRng::new(2));
     let destination_layer = LayerSecrets {
         ephemeral_secret: Zeroizing::new(a),
         nonce,
@@ -355,7 +289,7 @@ fn pysogs_fixed_key_request_reaches_the_server_byte_for_byte_and_the_reply_decry
     assert_eq!(opened.plaintext(), request_bytes);
     let reply = opened
         .reply_key()
-        .encrypt(response_bytes, &mut TestRng(3))
+        .encrypt(response_bytes, &mut TestRng::new(3))
         .unwrap();
     let OnionResponse::Server(response) = request.response_keys().decrypt(200, &reply).unwrap()
     else {

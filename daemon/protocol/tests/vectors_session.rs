@@ -3,7 +3,7 @@
 //! `tests/vectors_blinding.rs` covers.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::LazyLock;
+mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -18,9 +18,8 @@ use sessiond_protocol::message::{
 };
 use sessiond_protocol::padding::{pad, pad_legacy, unpad};
 use sessiond_protocol::proto;
-use sessiond_protocol::{AccountId, Identity, Seed};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol");
+use common::{account_id, assert_all_listed, bytes, data, family_ids, identity, text};
 
 /// Vectors this file checks.
 const COVERED: &[&str] = &[
@@ -36,62 +35,15 @@ const COVERED_ELSEWHERE: &[(&str, &str)] = &[(
     "blinded DMs: tests/vectors_blinding.rs",
 )];
 
-static VECTORS: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(format!("{SHARED}/vectors.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-});
-
-/// The `data` of the vector with this id.
-fn data(id: &str) -> &'static Value {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no vector {id}"));
-    &vector["data"]
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap()
-}
-
-fn bytes(value: &Value) -> Vec<u8> {
-    hex::decode(text(value)).unwrap()
-}
-
-fn identity(seed: &Value) -> Identity {
-    Identity::from_seed(&Seed::from_bytes(&bytes(seed)).unwrap())
-}
-
-fn account_id(value: &Value) -> AccountId {
-    text(value).parse().unwrap()
-}
-
 #[test]
 fn every_session_protocol_vector_is_covered() {
-    let ids: Vec<&str> = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| text(&v["id"]))
-        .filter(|id| id.starts_with("session_protocol."))
-        .collect();
-    for id in &ids {
-        assert!(
-            COVERED.contains(id) || COVERED_ELSEWHERE.iter().any(|(other, _)| other == id),
-            "vector {id} is not tested"
-        );
-    }
-    for id in COVERED
+    let listed: Vec<&str> = COVERED
         .iter()
         .chain(COVERED_ELSEWHERE.iter().map(|(id, _)| id))
-    {
-        assert!(
-            ids.contains(id),
-            "{id} is listed but no longer in vectors.json"
-        );
-    }
+        .copied()
+        .collect();
+    let family = family_ids(&["session_protocol."]);
+    assert_all_listed(&family, &listed, &family);
 }
 
 #[test]

@@ -2,50 +2,22 @@
 //! §3.7 and §10): every `storage.*` vector.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::LazyLock;
+mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::Value;
 use sessiond_protocol::message::wire;
 use sessiond_protocol::proto;
 use sessiond_protocol::{MessageHash, Namespace, SwarmPubkey};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol");
+use common::{data, family_ids, text};
 
 /// Vectors this file checks.
 const COVERED: &[&str] = &["storage.message_hash"];
 
-static VECTORS: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(format!("{SHARED}/vectors.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-});
-
-/// The `data` of the vector with this id.
-fn data(id: &str) -> &'static Value {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no vector {id}"));
-    &vector["data"]
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap()
-}
-
 #[test]
 fn every_storage_vector_is_covered() {
-    let ids: Vec<&str> = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| text(&v["id"]))
-        .filter(|id| id.starts_with("storage."))
-        .collect();
-    assert_eq!(ids, COVERED);
+    assert_eq!(family_ids(&["storage."]), COVERED);
 }
 
 #[test]

@@ -2,35 +2,15 @@
 //! §3.2): every `swarm.*` vector.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::LazyLock;
+mod common;
 
 use serde_json::Value;
 use sessiond_protocol::swarm::{self, INVALID_SWARM_ID};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol");
+use common::{data, family_ids, text};
 
 /// Vectors this file checks.
 const COVERED: &[&str] = &["swarm.storage_server.pubkey_to_swarm"];
-
-static VECTORS: LazyLock<Value> = LazyLock::new(|| {
-    let text = std::fs::read_to_string(format!("{SHARED}/vectors.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-});
-
-/// The `data` of the vector with this id.
-fn data(id: &str) -> &'static Value {
-    let vector = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no vector {id}"));
-    &vector["data"]
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap()
-}
 
 /// A swarm id or space as the vectors write it: 16 hex digits.
 fn u64_hex(value: &Value) -> u64 {
@@ -39,14 +19,7 @@ fn u64_hex(value: &Value) -> u64 {
 
 #[test]
 fn every_swarm_vector_is_covered() {
-    let ids: Vec<&str> = VECTORS["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| text(&v["id"]))
-        .filter(|id| id.starts_with("swarm."))
-        .collect();
-    assert_eq!(ids, COVERED);
+    assert_eq!(family_ids(&["swarm."]), COVERED);
 }
 
 #[test]

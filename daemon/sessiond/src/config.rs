@@ -27,6 +27,15 @@ pub struct FileConfig {
     pub dbus: Option<bool>,
     /// Log filter, as `RUST_LOG` (`RUST_LOG` wins when set).
     pub log: Option<String>,
+    /// `mainnet` (default) or `local` (an embedded local network).
+    pub network: Option<String>,
+    /// A `network.json` written by `sessiond-devnet` to join.
+    pub network_file: Option<PathBuf>,
+    /// Seed URLs of another network (`https://host:port/json_rpc`, optionally followed by
+    /// `#sha256:<hex>` to pin a self-signed certificate).
+    pub seeds: Option<Vec<String>>,
+    /// How often to poll the swarm normally, in milliseconds (default 5000).
+    pub poll_interval_ms: Option<u64>,
 }
 
 /// Flags from the command line that override the file.
@@ -48,6 +57,29 @@ pub struct Overrides {
     pub passphrase_prompt: bool,
     /// `--no-dbus` gives `Some(false)`.
     pub dbus: Option<bool>,
+    /// `--local`
+    pub local: bool,
+    /// `--offline`: no network at all.
+    pub offline: bool,
+    /// `--network-file`
+    pub network_file: Option<PathBuf>,
+    /// `--seed` (repeatable)
+    pub seeds: Vec<String>,
+}
+
+/// Which Session network to join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkChoice {
+    /// The real Session network, from its seed nodes.
+    Mainnet,
+    /// An embedded local network (`sessiond-devnet`) with its state under the data directory.
+    Local,
+    /// The network described by a `network.json` file.
+    File(PathBuf),
+    /// Another network, from these seeds (`URL[#sha256:<hex>]`).
+    Seeds(Vec<String>),
+    /// No network: accounts and the API only.
+    Offline,
 }
 
 /// Whether to publish on D-Bus.
@@ -74,6 +106,10 @@ pub struct Config {
     pub dbus: DbusMode,
     /// Log filter from the file, if any.
     pub log: Option<String>,
+    /// The network to join.
+    pub network: NetworkChoice,
+    /// Normal poll interval.
+    pub poll_interval: std::time::Duration,
 }
 
 /// Why the configuration could not be resolved.
@@ -178,7 +214,36 @@ impl Config {
             (None, Some(true)) => DbusMode::Required,
             _ => DbusMode::IfAvailable,
         };
+        let network = if o.offline {
+            NetworkChoice::Offline
+        } else if o.local {
+            NetworkChoice::Local
+        } else if let Some(f) = o.network_file {
+            NetworkChoice::File(f)
+        } else if !o.seeds.is_empty() {
+            NetworkChoice::Seeds(o.seeds)
+        } else if let Some(f) = file.network_file {
+            NetworkChoice::File(f)
+        } else if let Some(seeds) = file.seeds.filter(|s| !s.is_empty()) {
+            NetworkChoice::Seeds(seeds)
+        } else {
+            match file.network.as_deref() {
+                None | Some("mainnet") => NetworkChoice::Mainnet,
+                Some("local") => NetworkChoice::Local,
+                Some("offline") => NetworkChoice::Offline,
+                Some(other) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "network = \"{other}\": expected \"mainnet\", \"local\" or \"offline\" \
+                         (or set network_file / seeds)"
+                    )));
+                }
+            }
+        };
+        let poll_interval =
+            std::time::Duration::from_millis(file.poll_interval_ms.unwrap_or(5_000).max(100));
         Ok(Config {
+            network,
+            poll_interval,
             data_dir,
             runtime_dir,
             keystore: KeystoreConfig {

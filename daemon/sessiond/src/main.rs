@@ -36,6 +36,18 @@ struct Args {
     /// Do not publish the API on D-Bus (socket only)
     #[arg(long)]
     no_dbus: bool,
+    /// Run an embedded local Session network (with an echo account) instead of mainnet
+    #[arg(long, conflicts_with_all = ["network_file", "seed", "offline"])]
+    local: bool,
+    /// Join the network described by this network.json (as written by sessiond-devnet)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "offline"])]
+    network_file: Option<PathBuf>,
+    /// Join another network from this seed (repeatable): URL[#sha256:<hex certificate pin>]
+    #[arg(long, value_name = "URL", conflicts_with = "offline")]
+    seed: Vec<String>,
+    /// Do not connect to any network (accounts and the API only)
+    #[arg(long)]
+    offline: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +81,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             passphrase_env: args.passphrase_env,
             passphrase_prompt: args.passphrase_prompt,
             dbus: args.no_dbus.then_some(false),
+            local: args.local,
+            offline: args.offline,
+            network_file: args.network_file,
+            seeds: args.seed,
         },
     )?;
     init_logging(config.log.as_deref());

@@ -5,6 +5,7 @@
 
 mod account;
 mod daemon;
+mod message;
 
 use crate::args::Command;
 use crate::error::CliError;
@@ -44,5 +45,19 @@ pub async fn run(command: Command, daemon: &mut Daemon, mode: Mode) -> Result<St
     match command {
         Command::Account(cmd) => account::run(cmd, daemon, mode).await,
         Command::Daemon(cmd) => daemon::run(cmd, daemon, mode).await,
+        Command::Send { to, text, account } => {
+            message::send(daemon, mode, account.account, to, text).await
+        }
+        Command::Conversations { account } => {
+            message::conversations(daemon, mode, account.account).await
+        }
+        Command::Messages {
+            peer,
+            limit,
+            before,
+            follow,
+            account,
+        } => message::messages(daemon, mode, account.account, peer, limit, before, follow).await,
+        Command::Network => message::network(daemon, mode).await,
     }
 }

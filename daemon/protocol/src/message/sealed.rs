@@ -13,12 +13,11 @@
 
 use std::fmt;
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use dryoc::classic::crypto_box::{crypto_box_easy, crypto_box_open_easy, crypto_box_seed_keypair};
 use dryoc::classic::crypto_generichash::{
     crypto_generichash_final, crypto_generichash_init, crypto_generichash_update,
 };
-use ed25519_dalek::{Signature, VerifyingKey};
+use dryoc::classic::crypto_sign::crypto_sign_verify_detached;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
@@ -54,16 +53,12 @@ pub(crate) fn blake2b<const N: usize>(key: Option<&[u8]>, parts: &[&[u8]]) -> [u
 /// Verifies an Ed25519 signature with libsodium's `crypto_sign_verify_detached` rules: the key
 /// must be a canonical encoding of a point that is not of small order, `R` must not be of small
 /// order, `S` must be reduced, and the check is the cofactorless equation.
+///
+/// dryoc's port of that function is used: it applies exactly these rules (checked against
+/// libsodium in `tests/libsodium_seal_sign.rs`) and is faster than ed25519-dalek's
+/// `verify_strict` plus the canonical-key check it would need (BENCHMARKS.md).
 pub(crate) fn ed25519_verify(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    let Ok(key) = VerifyingKey::from_bytes(public) else {
-        return false;
-    };
-    // `from_bytes` accepts some non-canonical encodings of y; libsodium does not.
-    if key.to_edwards().compress() != CompressedEdwardsY(*public) {
-        return false;
-    }
-    key.verify_strict(message, &Signature::from_bytes(signature))
-        .is_ok()
+    crypto_sign_verify_detached(signature, message, public).is_ok()
 }
 
 /// What [`decrypt_incoming`] recovers: the sender's plaintext and Ed25519 key.

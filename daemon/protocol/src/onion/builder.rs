@@ -98,23 +98,26 @@ pub fn build_with_secrets(
     let framing = framing_for(destination)?;
 
     // The destination's layer and the last hop's routing instructions.
-    let destination_key = LayerKey::client(
+    let destination_ephemeral = destination_secrets.ephemeral_public();
+    let destination_key = LayerKey::client_with_public(
         enc_type,
         &destination_secrets.ephemeral_secret,
+        &destination_ephemeral,
         destination.x25519(),
     )?;
     let destination_plaintext = match destination {
         // The "headers" key tells the node it is the final destination.
-        Destination::ServiceNode(_) => {
-            layer::join(payload, &ObjectWriter::new().raw("headers", "{}").finish())?
-        }
-        Destination::Server { .. } => payload.to_vec(),
+        Destination::ServiceNode(_) => Some(layer::join(
+            payload,
+            &ObjectWriter::new().raw("headers", "{}").finish(),
+        )?),
+        Destination::Server { .. } => None,
     };
     let mut blob = destination_key.encrypt_with_nonce(
         destination_secrets.nonce_for(enc_type),
-        &destination_plaintext,
+        destination_plaintext.as_deref().unwrap_or(payload),
     )?;
-    let ephemeral_hex = hex::encode(destination_secrets.ephemeral_public());
+    let ephemeral_hex = hex::encode(destination_ephemeral);
     let mut routing = match destination {
         Destination::ServiceNode(node) => next_hop_routing(node, &ephemeral_hex, enc_type),
         Destination::Server {
@@ -134,27 +137,30 @@ pub fn build_with_secrets(
             .finish(),
     };
 
-    // Each hop, last to first: its layer holds the inner blob and where to send it.
+    // Each hop, last to first: its layer holds the inner blob and where to send it. The guard's
+    // ephemeral key ends up in the HTTP body itself.
     let mut hop_keys = Vec::with_capacity(path.len());
+    let mut guard_ephemeral = destination_ephemeral;
     for (hop, secrets) in path.iter().zip(hop_secrets).rev() {
-        let key = LayerKey::client(enc_type, &secrets.ephemeral_secret, &hop.x25519)?;
+        let ephemeral = secrets.ephemeral_public();
+        let key = LayerKey::client_with_public(
+            enc_type,
+            &secrets.ephemeral_secret,
+            &ephemeral,
+            &hop.x25519,
+        )?;
         let plaintext = layer::join(&blob, &routing)?;
         blob = key.encrypt_with_nonce(secrets.nonce_for(enc_type), &plaintext)?;
-        routing = next_hop_routing(hop, &hex::encode(secrets.ephemeral_public()), enc_type);
+        routing = next_hop_routing(hop, &hex::encode(ephemeral), enc_type);
         hop_keys.push(key);
+        guard_ephemeral = ephemeral;
     }
     hop_keys.reverse();
 
     // The guard learns how to open its layer from the HTTP body itself: the routing JSON
     // without "destination".
-    let guard_secrets = hop_secrets.first().ok_or(OnionError::Internal {
-        what: "guard layer secrets",
-    })?;
     let outer = ObjectWriter::new()
-        .string(
-            "ephemeral_key",
-            &hex::encode(guard_secrets.ephemeral_public()),
-        )
+        .string("ephemeral_key", &hex::encode(guard_ephemeral))
         .string("enc_type", enc_type.as_str())
         .finish();
     let body = layer::join(&blob, &outer)?;

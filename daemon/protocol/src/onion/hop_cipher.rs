@@ -13,10 +13,10 @@ use aes_gcm::aead::Aead;
 use aes_gcm::{Aes256Gcm, KeyInit};
 use blake2::{Blake2b256, Digest};
 use chacha20poly1305::XChaCha20Poly1305;
+use dryoc::classic::crypto_core::{crypto_scalarmult, crypto_scalarmult_base};
 use hmac::{Hmac, Mac};
 use rand_core::CryptoRng;
 use sha2::Sha256;
-use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 use super::OnionError;
@@ -117,45 +117,58 @@ impl LayerKey {
         ephemeral_secret: &[u8; 32],
         node_public: &[u8; 32],
     ) -> Result<LayerKey, OnionError> {
-        let secret = StaticSecret::from(*ephemeral_secret);
-        let ephemeral_public = PublicKey::from(&secret).to_bytes();
-        let shared = shared_secret(&secret, node_public, KeyOwner::Caller)?;
-        Ok(LayerKey::derive(
-            enc_type,
-            &shared,
-            &ephemeral_public,
-            node_public,
-        ))
+        let ephemeral_public = x25519_public(ephemeral_secret);
+        LayerKey::client_with_public(enc_type, ephemeral_secret, &ephemeral_public, node_public)
     }
 
-    /// The key a node derives from its own secret key and the client's ephemeral public key
-    /// (the layer's `ephemeral_key`).
-    ///
-    /// Fails with [`OnionError::WeakKey`] when the shared secret is all zeros (a small-order
-    /// ephemeral key sent by a hostile client).
-    pub fn node(
+    /// [`LayerKey::client`] when the caller already has the ephemeral public key (the builder
+    /// sends it in the layer's JSON), so that it is not computed twice.
+    pub(crate) fn client_with_public(
         enc_type: EncType,
-        node_secret: &[u8; 32],
+        ephemeral_secret: &[u8; 32],
         ephemeral_public: &[u8; 32],
+        node_public: &[u8; 32],
     ) -> Result<LayerKey, OnionError> {
-        let secret = StaticSecret::from(*node_secret);
-        let node_public = PublicKey::from(&secret).to_bytes();
-        let shared = shared_secret(&secret, ephemeral_public, KeyOwner::Peer)?;
+        let shared = shared_secret(ephemeral_secret, node_public, KeyOwner::Caller)?;
         Ok(LayerKey::derive(
             enc_type,
             &shared,
             ephemeral_public,
-            &node_public,
+            || *node_public,
+        ))
+    }
+
+    /// The key a node derives from its own key and the client's ephemeral public key (the
+    /// layer's `ephemeral_key`).
+    ///
+    /// `node` is the node's X25519 secret key (`[u8; 32]`), or a [`NodeKeys`] that also holds
+    /// its public key: XChaCha20 layers need that public key, which is otherwise recomputed
+    /// here every time.
+    ///
+    /// Fails with [`OnionError::WeakKey`] when the shared secret is all zeros (a small-order
+    /// ephemeral key sent by a hostile client).
+    pub fn node<K: NodeKey + ?Sized>(
+        enc_type: EncType,
+        node: &K,
+        ephemeral_public: &[u8; 32],
+    ) -> Result<LayerKey, OnionError> {
+        let shared = shared_secret(node.secret(), ephemeral_public, KeyOwner::Peer)?;
+        Ok(LayerKey::derive(
+            enc_type,
+            &shared,
+            ephemeral_public,
+            || node.public(),
         ))
     }
 
     /// §4.2: AES-GCM keys are `HMAC-SHA256("LOKI", s)`, XChaCha20 keys
-    /// `BLAKE2b-32(s || client ephemeral public || node public)`.
+    /// `BLAKE2b-32(s || client ephemeral public || node public)`. `node_public` is only asked
+    /// for by XChaCha20 (a node may have to compute it).
     fn derive(
         enc_type: EncType,
         shared: &[u8; 32],
         ephemeral_public: &[u8; 32],
-        node_public: &[u8; 32],
+        node_public: impl FnOnce() -> [u8; 32],
     ) -> LayerKey {
         let mut key = Zeroizing::new([0u8; 32]);
         match enc_type {
@@ -172,7 +185,7 @@ impl LayerKey {
                 let mut hash = Blake2b256::new();
                 hash.update(shared);
                 hash.update(ephemeral_public);
-                hash.update(node_public);
+                hash.update(node_public());
                 key.copy_from_slice(&hash.finalize());
             }
         }
@@ -313,21 +326,24 @@ pub enum KeyOwner {
 
 /// Raw X25519 (`crypto_scalarmult`): the secret is clamped; an all-zero result (the public key
 /// has small order) is refused, as libsodium refuses it.
+///
+/// dryoc's ladder, like libsodium's, is constant time and a third faster than x25519-dalek's
+/// here (BENCHMARKS.md).
 fn shared_secret(
-    secret: &StaticSecret,
+    secret: &[u8; 32],
     public: &[u8; 32],
     owner: KeyOwner,
 ) -> Result<Zeroizing<[u8; 32]>, OnionError> {
-    let shared = secret.diffie_hellman(&PublicKey::from(*public));
-    if !shared.was_contributory() {
-        return Err(OnionError::WeakKey { owner });
-    }
-    Ok(Zeroizing::new(shared.to_bytes()))
+    let mut shared = Zeroizing::new([0u8; 32]);
+    crypto_scalarmult(&mut shared, secret, public).map_err(|_| OnionError::WeakKey { owner })?;
+    Ok(shared)
 }
 
 /// The X25519 public key of a secret key (`crypto_scalarmult_base`).
 pub fn x25519_public(secret: &[u8; 32]) -> [u8; 32] {
-    PublicKey::from(&StaticSecret::from(*secret)).to_bytes()
+    let mut public = [0u8; 32];
+    crypto_scalarmult_base(&mut public, secret);
+    public
 }
 
 /// Raw X25519 shared secret of `secret` and `public` (`crypto_scalarmult`), refusing an all-zero
@@ -336,7 +352,73 @@ pub fn x25519_shared_secret(
     secret: &[u8; 32],
     public: &[u8; 32],
 ) -> Result<Zeroizing<[u8; 32]>, OnionError> {
-    shared_secret(&StaticSecret::from(*secret), public, KeyOwner::Caller)
+    shared_secret(secret, public, KeyOwner::Caller)
+}
+
+/// A node's (or server's) X25519 key as the node side of a layer uses it: the secret always,
+/// the public key for XChaCha20 layers.
+///
+/// Implemented by the bare secret key (`[u8; 32]`, also inside `Zeroizing`), whose public key is
+/// computed when needed, and by [`NodeKeys`], which keeps it.
+pub trait NodeKey {
+    /// The X25519 secret key.
+    fn secret(&self) -> &[u8; 32];
+
+    /// The X25519 public key of [`NodeKey::secret`].
+    fn public(&self) -> [u8; 32] {
+        x25519_public(self.secret())
+    }
+}
+
+impl NodeKey for [u8; 32] {
+    fn secret(&self) -> &[u8; 32] {
+        self
+    }
+}
+
+impl NodeKey for Zeroizing<[u8; 32]> {
+    fn secret(&self) -> &[u8; 32] {
+        self
+    }
+}
+
+/// A node's X25519 key pair, the public key computed once: what a node that opens many layers
+/// holds (as the storage server does), so that XChaCha20 layers cost no extra scalar
+/// multiplication. Zeroized on drop; `Debug` shows only the public key.
+#[derive(Clone)]
+pub struct NodeKeys {
+    /// The secret key.
+    secret: Zeroizing<[u8; 32]>,
+    /// `crypto_scalarmult_base` of the secret key.
+    public: [u8; 32],
+}
+
+impl NodeKeys {
+    /// The key pair of an X25519 secret key.
+    pub fn new(secret: &[u8; 32]) -> NodeKeys {
+        NodeKeys {
+            secret: Zeroizing::new(*secret),
+            public: x25519_public(secret),
+        }
+    }
+}
+
+impl NodeKey for NodeKeys {
+    fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    fn public(&self) -> [u8; 32] {
+        self.public
+    }
+}
+
+impl fmt::Debug for NodeKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeKeys")
+            .field("public", &hex::encode(self.public))
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one onion layer needs from the RNG: its ephemeral X25519 secret and its nonce.
@@ -407,6 +489,28 @@ mod tests {
             let blob = client.encrypt(b"hello", &mut rng).unwrap();
             assert_eq!(blob.len(), 5 + enc_type.overhead());
             assert_eq!(node.decrypt(&blob).unwrap(), b"hello");
+        }
+    }
+
+    #[test]
+    fn node_keys_derive_what_the_bare_secret_derives() {
+        let mut rng = TestRng::new(6);
+        for enc_type in [EncType::AesGcm, EncType::XChaCha20] {
+            let (e, e_pub) = keypair(&mut rng);
+            let (x, x_pub) = keypair(&mut rng);
+            let keys = NodeKeys::new(&x);
+            assert_eq!(keys.public(), x_pub);
+            let expected = LayerKey::client(enc_type, &e, &x_pub).unwrap().to_bytes();
+            for key in [
+                LayerKey::node(enc_type, &x, &e_pub).unwrap(),
+                LayerKey::node(enc_type, &Zeroizing::new(x), &e_pub).unwrap(),
+                LayerKey::node(enc_type, &keys, &e_pub).unwrap(),
+            ] {
+                assert_eq!(*key.to_bytes(), *expected);
+            }
+            let debug = format!("{keys:?}");
+            assert!(debug.contains(&hex::encode(x_pub)), "{debug}");
+            assert!(!debug.contains(&hex::encode(x)), "{debug}");
         }
     }
 

@@ -33,7 +33,7 @@ pub mod v4;
 use std::fmt;
 
 pub use builder::{MAX_BODY_LEN, MAX_PATH_LEN, OnionRequest, build, build_with_secrets};
-pub use hop_cipher::{EncType, KeyOwner, LayerKey, LayerSecrets};
+pub use hop_cipher::{EncType, KeyOwner, LayerKey, LayerSecrets, NodeKey, NodeKeys};
 pub use json::JsonError;
 pub use peel::{DecryptedLayer, FinalPayload, ForwardToNode, ForwardToServer, Peeled, Route};
 pub use response::{HopError, OnionResponse, PlaintextError, ResponseKeys, SnodeReply};

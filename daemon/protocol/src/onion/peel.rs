@@ -12,7 +12,7 @@ use std::fmt;
 
 use rand_core::CryptoRng;
 
-use super::hop_cipher::{EncType, LayerKey};
+use super::hop_cipher::{EncType, LayerKey, NodeKey};
 use super::json::{ObjectWriter, Value};
 use super::layer::{self, bool_field, key_field, str_field, u16_field};
 use super::response::encode_base64;
@@ -33,9 +33,12 @@ pub struct DecryptedLayer {
 /// what the guard receives as its HTTP body, and what a server destination receives from the
 /// last hop (whose JSON also has `host`, `target`, …, ignored here).
 ///
-/// `node_secret` is the node's (server's) X25519 secret key. Bodies beyond [`MAX_BODY_LEN`]
-/// are refused before anything else.
-pub fn open_layer(node_secret: &[u8; 32], body: &[u8]) -> Result<DecryptedLayer, OnionError> {
+/// `node_key` is the node's (server's) X25519 secret key, or its [`NodeKeys`](super::NodeKeys)
+/// (see [`LayerKey::node`]). Bodies beyond [`MAX_BODY_LEN`] are refused before anything else.
+pub fn open_layer<K: NodeKey + ?Sized>(
+    node_key: &K,
+    body: &[u8],
+) -> Result<DecryptedLayer, OnionError> {
     const WHAT: &str = "onion layer metadata";
     if body.len() > MAX_BODY_LEN {
         return Err(OnionError::BodyTooLarge {
@@ -46,18 +49,18 @@ pub fn open_layer(node_secret: &[u8; 32], body: &[u8]) -> Result<DecryptedLayer,
     let (ciphertext, json) = layer::split_parsed(body, WHAT)?;
     let ephemeral_key = key_field(&json, WHAT, "ephemeral_key")?;
     let enc_type = enc_type_field(&json, WHAT)?;
-    open_relayed(node_secret, ciphertext, &ephemeral_key, enc_type)
+    open_relayed(node_key, ciphertext, &ephemeral_key, enc_type)
 }
 
 /// Opens a layer relayed by the previous hop, which sends the ciphertext, ephemeral key and
 /// `enc_type` as separate fields (OxenMQ `sn.onion_request`).
-pub fn open_relayed(
-    node_secret: &[u8; 32],
+pub fn open_relayed<K: NodeKey + ?Sized>(
+    node_key: &K,
     ciphertext: &[u8],
     ephemeral_key: &[u8; 32],
     enc_type: EncType,
 ) -> Result<DecryptedLayer, OnionError> {
-    let reply_key = LayerKey::node(enc_type, node_secret, ephemeral_key)?;
+    let reply_key = LayerKey::node(enc_type, node_key, ephemeral_key)?;
     let plaintext = reply_key.decrypt(ciphertext)?;
     Ok(DecryptedLayer {
         plaintext,
@@ -162,8 +165,8 @@ pub struct Peeled {
 }
 
 /// [`open_layer`] then [`DecryptedLayer::route`].
-pub fn peel(node_secret: &[u8; 32], body: &[u8]) -> Result<Peeled, OnionError> {
-    let layer = open_layer(node_secret, body)?;
+pub fn peel<K: NodeKey + ?Sized>(node_key: &K, body: &[u8]) -> Result<Peeled, OnionError> {
+    let layer = open_layer(node_key, body)?;
     Ok(Peeled {
         route: layer.route()?,
         reply_key: layer.reply_key,
@@ -171,13 +174,13 @@ pub fn peel(node_secret: &[u8; 32], body: &[u8]) -> Result<Peeled, OnionError> {
 }
 
 /// [`open_relayed`] then [`DecryptedLayer::route`].
-pub fn peel_relayed(
-    node_secret: &[u8; 32],
+pub fn peel_relayed<K: NodeKey + ?Sized>(
+    node_key: &K,
     ciphertext: &[u8],
     ephemeral_key: &[u8; 32],
     enc_type: EncType,
 ) -> Result<Peeled, OnionError> {
-    let layer = open_relayed(node_secret, ciphertext, ephemeral_key, enc_type)?;
+    let layer = open_relayed(node_key, ciphertext, ephemeral_key, enc_type)?;
     Ok(Peeled {
         route: layer.route()?,
         reply_key: layer.reply_key,
@@ -360,6 +363,32 @@ mod tests {
                     body: "{\"t\":1}".into()
                 })
             );
+        }
+    }
+
+    #[test]
+    fn node_keys_and_a_zeroizing_secret_peel_like_the_bare_secret() {
+        let guard = node(1);
+        let keys = crate::onion::NodeKeys::new(&guard.secret);
+        let secret = zeroize::Zeroizing::new(guard.secret);
+        let mut rng = TestRng::new(4);
+        for enc_type in [EncType::AesGcm, EncType::XChaCha20] {
+            let request = build(
+                &[guard.hop, node(2).hop],
+                &Destination::ServiceNode(node(3).hop),
+                b"{}",
+                enc_type,
+                &mut rng,
+            )
+            .unwrap();
+            let bare = peel(&guard.secret, request.body()).unwrap();
+            for other in [
+                peel(&keys, request.body()).unwrap(),
+                peel(&secret, request.body()).unwrap(),
+            ] {
+                assert_eq!(other.route, bare.route);
+                assert_eq!(*other.reply_key.to_bytes(), *bare.reply_key.to_bytes());
+            }
         }
     }
 

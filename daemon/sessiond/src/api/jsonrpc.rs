@@ -5,7 +5,7 @@
 //! and wrong parameter types each get their JSON-RPC error; nothing here can take the
 //! connection down. Batches (arrays of requests) are answered with an array.
 
-use super::methods::{account, daemon};
+use super::methods::{account, daemon, message, network};
 use crate::service::Service;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -118,6 +118,19 @@ pub async fn dispatch(svc: &Service, method: &str, params: Value) -> Result<Valu
         m::AccountDelete::NAME => reply::<m::AccountDelete>(
             account::delete(svc, params_of::<m::AccountDelete>(params)?).await,
         ),
+        m::MessageSend::NAME => {
+            reply::<m::MessageSend>(message::send(svc, params_of::<m::MessageSend>(params)?).await)
+        }
+        m::MessageList::NAME => {
+            reply::<m::MessageList>(message::list(svc, params_of::<m::MessageList>(params)?).await)
+        }
+        m::ConversationList::NAME => reply::<m::ConversationList>(
+            message::conversations(svc, params_of::<m::ConversationList>(params)?).await,
+        ),
+        m::NetworkStatus::NAME => {
+            params_of::<m::NetworkStatus>(params)?;
+            reply::<m::NetworkStatus>(network::status(svc, svc.network_name()))
+        }
         m::DaemonVersion::NAME => {
             params_of::<m::DaemonVersion>(params)?;
             reply::<m::DaemonVersion>(Ok(daemon::version(svc)))

@@ -59,8 +59,7 @@ pub(super) struct AccountSlot {
 
 /// The live parts of a ready account.
 struct Loaded {
-    /// Its keys (used by messaging in later layers).
-    #[allow(dead_code)]
+    /// Its keys.
     identity: Identity,
     /// Its database.
     store: Arc<Store>,
@@ -331,6 +330,7 @@ impl Service {
         drop(accounts);
         tracing::info!(account = %id, "{what}");
         self.announce(Change::AccountAdded(info.clone()));
+        self.poll_wake.notify_one();
         Ok(info)
     }
 
@@ -452,6 +452,39 @@ impl Service {
             account_id: id.to_string(),
         });
         Ok(())
+    }
+
+    /// The keys, store and display name of a ready account.
+    pub(crate) async fn ready(
+        &self,
+        id: &AccountId,
+    ) -> Result<(Identity, Arc<Store>, Option<String>), ServiceError> {
+        let store = self.account_store(&id.to_string()).await?;
+        let accounts = self.accounts.read().await;
+        let slot = accounts
+            .get(&id.to_string())
+            .ok_or(ServiceError::AccountNotFound {
+                account_id: id.to_string(),
+            })?;
+        let loaded = slot
+            .loaded
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("ready account without keys"))?;
+        Ok((loaded.identity.clone(), store, slot.info.name.clone()))
+    }
+
+    /// Every ready account's keys and store (for the send worker and pollers).
+    pub(crate) async fn ready_accounts(&self) -> Vec<(Identity, Arc<Store>)> {
+        self.accounts
+            .read()
+            .await
+            .values()
+            .filter_map(|s| {
+                s.loaded
+                    .as_ref()
+                    .map(|l| (l.identity.clone(), Arc::clone(&l.store)))
+            })
+            .collect()
     }
 
     /// The store of a ready account (for later layers and tests).

@@ -147,3 +147,92 @@ impl AccountObject {
         Ok(())
     }
 }
+
+/// `org.sessiond.Sessiond1.Messages` on each account object: send and list.
+pub struct MessagesObject {
+    /// The service, weakly.
+    service: Weak<Service>,
+    /// The account this object speaks for.
+    account_id: String,
+}
+
+#[zbus::interface(name = "org.sessiond.Sessiond1.Messages")]
+impl MessagesObject {
+    /// Send a text message to `to`; returns `{id, sent_at_ms, state}` once it is in the
+    /// durable outbox.
+    async fn send(
+        &self,
+        to: String,
+        text: String,
+    ) -> Result<HashMap<String, OwnedValue>, DbusApiError> {
+        let svc = upgrade(&self.service)?;
+        let sent = crate::api::methods::message::send(
+            &svc,
+            sessiond_ipc::types::SendMessageParams {
+                account_id: Some(self.account_id.clone()),
+                to,
+                text,
+            },
+        )
+        .await?;
+        Ok(to_dict(&json(&sent)?))
+    }
+
+    /// Messages of the conversation with `conversation`, newest first. Options: `before` (x,
+    /// a message id), `limit` (u).
+    async fn list(
+        &self,
+        conversation: String,
+        options: HashMap<String, OwnedValue>,
+    ) -> Result<Vec<HashMap<String, OwnedValue>>, DbusApiError> {
+        let svc = upgrade(&self.service)?;
+        let before = match options.get("before") {
+            Some(v) => {
+                Some(i64::try_from(v.try_clone().map_err(bad("before"))?).map_err(bad("before"))?)
+            }
+            None => None,
+        };
+        let limit = match options.get("limit") {
+            Some(v) => {
+                Some(u32::try_from(v.try_clone().map_err(bad("limit"))?).map_err(bad("limit"))?)
+            }
+            None => None,
+        };
+        if let Some(k) = options
+            .keys()
+            .find(|k| !["before", "limit"].contains(&k.as_str()))
+        {
+            return Err(
+                ApiError::new(ErrorCode::InvalidParams, format!("unknown option `{k}`")).into(),
+            );
+        }
+        let list = crate::api::methods::message::list(
+            &svc,
+            sessiond_ipc::types::ListMessagesParams {
+                account_id: Some(self.account_id.clone()),
+                conversation,
+                before,
+                limit,
+            },
+        )
+        .await?;
+        list.iter().map(|m| Ok(to_dict(&json(m)?))).collect()
+    }
+
+    /// Conversations, most recent first.
+    async fn conversations(&self) -> Result<Vec<HashMap<String, OwnedValue>>, DbusApiError> {
+        let svc = upgrade(&self.service)?;
+        let list = crate::api::methods::message::conversations(
+            &svc,
+            sessiond_ipc::types::AccountScope {
+                account_id: Some(self.account_id.clone()),
+            },
+        )
+        .await?;
+        list.iter().map(|c| Ok(to_dict(&json(c)?))).collect()
+    }
+}
+
+fn bad<E: std::fmt::Display>(key: &'static str) -> impl Fn(E) -> DbusApiError {
+    move |e| ApiError::new(ErrorCode::InvalidParams, format!("option `{key}`: {e}")).into()
+}

@@ -94,6 +94,7 @@ pub async fn serve(
         .serve_at(ROOT_PATH, zbus::fdo::ObjectManager)
         .serve_at(ROOT_PATH, root::DaemonObject::new(weak.clone()))
         .serve_at(ROOT_PATH, root::AccountsObject::new(weak.clone()))
+        .serve_at(ROOT_PATH, root::NetworkObject::new(weak.clone()))
         .build()
         .await
         .map_err(DbusError::Connect)?;
@@ -126,11 +127,19 @@ async fn follow_changes(
         let result = match changes.recv().await {
             Ok(Change::AccountAdded(a)) => account::add(&conn, &service, &a).await,
             Ok(Change::AccountChanged(a)) => account::update(&conn, &a).await,
-            Ok(Change::AccountRemoved { account_id }) => conn
-                .object_server()
-                .remove::<account::AccountObject, _>(account_path(&account_id))
-                .await
-                .map(|_| ()),
+            Ok(Change::AccountRemoved { account_id }) => {
+                let server = conn.object_server();
+                let path = account_path(&account_id);
+                let _ = server
+                    .remove::<account::MessagesObject, _>(path.as_str())
+                    .await;
+                server
+                    .remove::<account::AccountObject, _>(path)
+                    .await
+                    .map(|_| ())
+            }
+            // Message signals arrive with the full event API; objects need no update.
+            Ok(Change::MessagesChanged { .. }) => Ok(()),
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "D-Bus object updates lagged; resynchronising");
                 resync(&conn, &service).await

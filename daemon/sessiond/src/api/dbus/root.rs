@@ -124,3 +124,24 @@ fn object_path(s: &str) -> Result<OwnedObjectPath, DbusApiError> {
     OwnedObjectPath::try_from(s.to_owned())
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("object path {s}: {e}")).into())
 }
+
+/// `org.sessiond.Sessiond1.Network` at the root path.
+pub struct NetworkObject {
+    service: Weak<Service>,
+}
+
+impl NetworkObject {
+    pub(super) fn new(service: Weak<Service>) -> Self {
+        NetworkObject { service }
+    }
+}
+
+#[zbus::interface(name = "org.sessiond.Sessiond1.Network")]
+impl NetworkObject {
+    /// Onion paths and their hops, guard nodes, swarms, clock offset and the last error.
+    async fn status(&self) -> Result<Dict, DbusApiError> {
+        let svc = upgrade(&self.service)?;
+        let status = crate::api::methods::network::status(&svc, svc.network_name())?;
+        Ok(to_dict(&json(&status)?))
+    }
+}

@@ -5,3 +5,5 @@
 
 pub mod account;
 pub mod daemon;
+pub mod message;
+pub mod network;
