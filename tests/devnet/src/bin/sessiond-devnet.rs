@@ -74,15 +74,18 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(async move { serve_control(&control, devnet, stop_rx).await })
     };
 
+    let echo = sessiond_devnet::echo::start(devnet.clone()).context("starting the echo account")?;
+
     // One write; a reader that closed the pipe after the first line is not an error.
     {
         use std::io::Write as _;
         let banner = format!(
-            "{}\nseed pin: {}\nnetwork.json: {}\ncontrol socket: {}\n",
+            "{}\nseed pin: {}\nnetwork.json: {}\ncontrol socket: {}\necho account: {}\n",
             devnet.seed_url(),
             devnet.seed_pin(),
             network_json.display(),
-            control.display()
+            control.display(),
+            echo.account_id()
         );
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(banner.as_bytes());
@@ -97,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    drop(echo);
     if let Ok(Err(e)) = control_task.await {
         tracing::warn!(error = %e, "control socket");
     }
