@@ -42,6 +42,13 @@ impl Echo {
         self.account_id
     }
 
+    /// Stop it and wait until its task (and its handle on the devnet) is gone.
+    pub async fn stop(mut self) {
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        task.abort();
+        let _ = task.await;
+    }
+
     /// The Account ID the echo account always has.
     pub fn fixed_account_id() -> AccountId {
         identity().account_id()

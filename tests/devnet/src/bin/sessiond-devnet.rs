@@ -100,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    drop(echo);
+    echo.stop().await;
     if let Ok(Err(e)) = control_task.await {
         tracing::warn!(error = %e, "control socket");
     }
