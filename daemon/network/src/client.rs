@@ -342,12 +342,18 @@ impl<T: Transport + 'static> NetworkClient<T> {
             last_error: Mutex::new(None),
         });
         let driver = runtime.spawn(
-            drive(Arc::downgrade(&inner), wake, shutdown_rx).instrument(tracing::info_span!(
-                "network_driver"
-            )),
+            drive(Arc::downgrade(&inner), wake, shutdown_rx)
+                .instrument(tracing::info_span!("network_driver")),
         );
         *lock(&inner.driver) = Some(driver);
         Ok(NetworkClient { inner })
+    }
+
+    /// Waits until the client can send (a pool and at least one onion path), at most
+    /// [`Policy::ready_timeout`]; fails at once with the driver's last error while it waits to
+    /// try again. Requests wait by themselves: this is for start-up and status displays.
+    pub async fn ready(&self) -> Result<(), NetworkError> {
+        self.inner.ready().await
     }
 
     /// The network clock: [`Clock::network_now_ms`] for message timestamps,
@@ -393,7 +399,14 @@ impl<T: Transport + 'static> NetworkClient<T> {
         ttl_ms: u64,
         timestamp_ms: u64,
     ) -> Result<StoreAck, NetworkError> {
-        signed_store_request(identity, namespace, data, ttl_ms, timestamp_ms, timestamp_ms)?;
+        signed_store_request(
+            identity,
+            namespace,
+            data,
+            ttl_ms,
+            timestamp_ms,
+            timestamp_ms,
+        )?;
         let to = SwarmPubkey::Account(identity.account_id());
         let expected = MessageHash::compute(&to, namespace, data);
         let result = self
@@ -500,6 +513,10 @@ impl<T: Transport + 'static> NetworkClient<T> {
         {
             tracing::error!("network driver panicked");
         }
+        // Requests waiting for paths learn it now rather than at their timeout.
+        self.inner
+            .health
+            .send_replace(Health::Failed(NetworkError::ShutDown));
     }
 }
 
@@ -564,8 +581,42 @@ impl<T: Transport + 'static> Inner<T> {
         }
     }
 
+    /// Waits until the driver has rebuilt a path set that lost paths (at most
+    /// [`Policy::ready_timeout`]); at once if none is needed.
+    async fn wait_for_rebuild(&self) -> Result<(), NetworkError> {
+        let deadline = self.clock.instant() + self.policy.ready_timeout;
+        let mut health = self.health.subscribe();
+        loop {
+            if self.is_shut_down() {
+                return Err(NetworkError::ShutDown);
+            }
+            if !self.state().needs_path_rebuild() {
+                return Ok(());
+            }
+            self.wake.notify_one();
+            if let Health::Failed(error) = &*health.borrow_and_update() {
+                return Err(error.clone());
+            }
+            let remaining = deadline.saturating_duration_since(self.clock.instant());
+            match self.clock.timeout(remaining, health.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(NetworkError::ShutDown),
+                Err(_) => {
+                    return Err(NetworkError::NoPath {
+                        excluding_destination: true,
+                    });
+                }
+            }
+        }
+    }
+
     /// Books a destination's reply (§3.9) and wakes the driver if a path went with it.
-    fn record(&self, node: &ServiceNode, swarm: Option<&SwarmPubkey>, reply: &RpcReply) -> DestinationOutcome {
+    fn record(
+        &self,
+        node: &ServiceNode,
+        swarm: Option<&SwarmPubkey>,
+        reply: &RpcReply,
+    ) -> DestinationOutcome {
         let mut rng = self.rng.clone();
         let outcome = self
             .state()
@@ -582,7 +633,11 @@ impl<T: Transport + 'static> Inner<T> {
     }
 
     /// One RPC through an onion path; path failures are booked by the onion client.
-    async fn call(&self, node: &ServiceNode, request: &RpcRequest) -> Result<RpcReply, NetworkError> {
+    async fn call(
+        &self,
+        node: &ServiceNode,
+        request: &RpcRequest,
+    ) -> Result<RpcReply, NetworkError> {
         self.call_avoiding(node, request, &mut Vec::new()).await
     }
 
@@ -652,14 +707,15 @@ impl<T: Transport + 'static> Inner<T> {
                 reply.text().as_bytes(),
             ));
         }
-        let t = reply
-            .json()
-            .and_then(storage::node_time)
-            .ok_or_else(|| NetworkError::Malformed {
-                peer: node.peer(),
-                request: REQUEST,
-                problem: Malformed::MissingField { field: "t" },
-            })?;
+        let t =
+            reply
+                .json()
+                .and_then(storage::node_time)
+                .ok_or_else(|| NetworkError::Malformed {
+                    peer: node.peer(),
+                    request: REQUEST,
+                    problem: Malformed::MissingField { field: "t" },
+                })?;
         let offset = i128::from(self.clock.now_ms()) - i128::from(t);
         let offset = i64::try_from(offset).map_err(|_| NetworkError::Malformed {
             peer: node.peer(),
@@ -816,14 +872,27 @@ impl<T: Transport + 'static> Inner<T> {
                     } else {
                         std::mem::take(&mut candidates)
                     };
-                    self.pick_member(&members, &tried, &failed_guards)?
+                    match self.pick_member(&members, &tried, &failed_guards) {
+                        Ok(member) => member,
+                        // Every member left is in the only path left: wait for the driver to
+                        // build the missing paths, then try again.
+                        Err(error @ NetworkError::NoPath { .. }) => {
+                            self.wait_for_rebuild().await?;
+                            last = Some(error);
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
             };
             tried.push(node.ed25519);
             let sig_timestamp = self.now_for(&node, node_clock);
             let request = storage::wrap(Meta::Sequence, &[build(sig_timestamp)?])?;
             tracing::debug!(attempt, node = ?node, "store attempt");
-            let reply = match self.call_avoiding(&node, &request, &mut failed_guards).await {
+            let reply = match self
+                .call_avoiding(&node, &request, &mut failed_guards)
+                .await
+            {
                 Ok(reply) => reply,
                 Err(error) if error.retry_after().is_some() => {
                     tracing::info!(attempt, %error, "store attempt failed");
@@ -840,7 +909,12 @@ impl<T: Transport + 'static> Inner<T> {
                 }
             };
             let failure = || {
-                NetworkError::status(node.peer(), REQUEST, result.status, result.text().as_bytes())
+                NetworkError::status(
+                    node.peer(),
+                    REQUEST,
+                    result.status,
+                    result.text().as_bytes(),
+                )
             };
             match self.record(&node, Some(to), &result) {
                 DestinationOutcome::Success => {
@@ -869,7 +943,10 @@ impl<T: Transport + 'static> Inner<T> {
                         state.swarms.good_nodes(to, &state.pool)
                     };
                     candidates.retain(|m| m.ed25519 != node.ed25519);
-                    tracing::info!(members = candidates.len(), "wrong swarm: retrying on the swarm the node named");
+                    tracing::info!(
+                        members = candidates.len(),
+                        "wrong swarm: retrying on the swarm the node named"
+                    );
                     last = Some(failure());
                 }
                 DestinationOutcome::ClockSkew => {
@@ -891,7 +968,11 @@ impl<T: Transport + 'static> Inner<T> {
                     return Err(failure());
                 }
                 DestinationOutcome::NodeNotFound(_) | DestinationOutcome::NodeFailure => {
-                    tracing::info!(attempt, status = result.status, "store attempt failed at the node");
+                    tracing::info!(
+                        attempt,
+                        status = result.status,
+                        "store attempt failed at the node"
+                    );
                     last = Some(failure());
                 }
             }
@@ -926,7 +1007,13 @@ impl<T: Transport + 'static> Inner<T> {
                 .iter()
                 .zip(&sizes)
                 .map(|((namespace, last_hash), &max_size)| {
-                    retrieve_request(identity, *namespace, last_hash.as_ref(), max_size, timestamp)
+                    retrieve_request(
+                        identity,
+                        *namespace,
+                        last_hash.as_ref(),
+                        max_size,
+                        timestamp,
+                    )
                 })
                 .collect();
             let request = storage::wrap(Meta::Batch, &subs)?;
@@ -981,9 +1068,14 @@ impl<T: Transport + 'static> Inner<T> {
         let mut rng = self.rng.clone();
         let reload = self.state().needs_seed_reload() || *failed_builds >= 2;
         if reload {
-            let nodes =
-                fetch_from_seeds(&*self.transport, &self.seeds, &self.policy, &self.clock, &mut rng)
-                    .await?;
+            let nodes = fetch_from_seeds(
+                &*self.transport,
+                &self.seeds,
+                &self.policy,
+                &self.clock,
+                &mut rng,
+            )
+            .await?;
             let mut state = self.state();
             state.adopt_nodes(nodes);
             if state.needs_seed_reload() {
@@ -1001,8 +1093,7 @@ impl<T: Transport + 'static> Inner<T> {
                 let state = self.state();
                 (state.pool.clone(), state.paths.guards().to_vec())
             };
-            match rebuild_path_set(&*self.transport, &pool, &guards, &self.policy, &mut rng).await
-            {
+            match rebuild_path_set(&*self.transport, &pool, &guards, &self.policy, &mut rng).await {
                 Ok(paths) => {
                     self.state().install_paths(paths);
                     *failed_builds = 0;
@@ -1036,9 +1127,14 @@ impl<T: Transport + 'static> Inner<T> {
                 Err(error) => tracing::info!(attempt, %error, "pool refresh failed"),
             }
         }
-        let nodes =
-            fetch_from_seeds(&*self.transport, &self.seeds, &self.policy, &self.clock, &mut rng)
-                .await?;
+        let nodes = fetch_from_seeds(
+            &*self.transport,
+            &self.seeds,
+            &self.policy,
+            &self.clock,
+            &mut rng,
+        )
+        .await?;
         self.state().adopt_nodes(nodes);
         Ok(())
     }
@@ -1197,6 +1293,8 @@ mod tests {
         Skew(i64),
         /// Refuses every timestamp.
         AlwaysSkewed,
+        /// Accepts stores but names another hash.
+        WrongHash,
     }
 
     #[derive(Default)]
@@ -1241,8 +1339,7 @@ mod tests {
             match method {
                 "get_swarm" => {
                     let server = lock(&self.server);
-                    let members: Vec<Value> = if params["pubkey"] == pubkey().to_string().as_str()
-                    {
+                    let members: Vec<Value> = if params["pubkey"] == pubkey().to_string().as_str() {
                         server
                             .swarm
                             .iter()
@@ -1258,7 +1355,8 @@ mod tests {
                     lock(&self.server)
                         .log
                         .push((n, method.to_owned(), params.clone()));
-                    let states: Vec<Value> = (0..NODES).map(|m| node_state_json(&node(m))).collect();
+                    let states: Vec<Value> =
+                        (0..NODES).map(|m| node_state_json(&node(m))).collect();
                     let body = json!({"result": {"service_node_states": states}, "t": now});
                     (200, body.to_string())
                 }
@@ -1300,17 +1398,28 @@ mod tests {
             let mut server = lock(&self.server);
             server.log.push((n, method.clone(), params.clone()));
             let too_far = |ts: u64, window: u64| ts.abs_diff(now) > window;
-            match server.behaviour.get(&n).cloned().unwrap_or(Behaviour::Normal) {
+            match server
+                .behaviour
+                .get(&n)
+                .cloned()
+                .unwrap_or(Behaviour::Normal)
+            {
                 Behaviour::Fail(status, text) => return (status, json!(text)),
                 Behaviour::WrongSwarm(members) => {
-                    let snodes: Vec<Value> =
-                        members.iter().map(|&m| swarm_member_json(&node(m))).collect();
+                    let snodes: Vec<Value> = members
+                        .iter()
+                        .map(|&m| swarm_member_json(&node(m)))
+                        .collect();
                     return (421, json!({"snodes": snodes, "swarm": "abc", "t": now}));
                 }
                 Behaviour::AlwaysSkewed => {
                     return (406, json!("Timestamp error: check your clock"));
                 }
-                Behaviour::Normal | Behaviour::Skew(_) => {}
+                Behaviour::WrongHash if method == "store" => {
+                    let other = MessageHash::compute(&pubkey(), Namespace::DEFAULT, b"other");
+                    return (200, json!({"hash": other.as_str(), "swarm": {}, "t": now}));
+                }
+                Behaviour::Normal | Behaviour::Skew(_) | Behaviour::WrongHash => {}
             }
             let owner = params["pubkey"].as_str().unwrap_or_default().to_owned();
             let namespace = params["namespace"].as_i64().unwrap_or(0);
@@ -1321,9 +1430,14 @@ mod tests {
                     if timestamp > now + 10_000
                         || (params.get("signature").is_some() && too_far(sig_timestamp, 60_000))
                     {
-                        return (406, json!("store signature timestamp too far from current time"));
+                        return (
+                            406,
+                            json!("store signature timestamp too far from current time"),
+                        );
                     }
-                    let data = STANDARD.decode(params["data"].as_str().unwrap_or_default()).unwrap();
+                    let data = STANDARD
+                        .decode(params["data"].as_str().unwrap_or_default())
+                        .unwrap();
                     let pk: SwarmPubkey = owner.parse().unwrap();
                     let ns = Namespace::try_from(namespace).unwrap();
                     let hash = MessageHash::compute(&pk, ns, &data).to_string();
@@ -1331,7 +1445,10 @@ mod tests {
                     server
                         .messages
                         .push((owner, namespace, hash.clone(), timestamp, expiry, data));
-                    (200, json!({"hash": hash, "swarm": {}, "t": now, "hf": [19, 4]}))
+                    (
+                        200,
+                        json!({"hash": hash, "swarm": {}, "t": now, "hf": [19, 4]}),
+                    )
                 }
                 "retrieve" => {
                     if too_far(params["timestamp"].as_u64().unwrap_or(0), 60_000) {
@@ -1351,7 +1468,10 @@ mod tests {
                                    "data": STANDARD.encode(&m.5)})
                         })
                         .collect();
-                    (200, json!({"messages": messages, "more": false, "t": now, "hf": [19, 4]}))
+                    (
+                        200,
+                        json!({"messages": messages, "more": false, "t": now, "hf": [19, 4]}),
+                    )
                 }
                 other => (400, json!(format!("no method {other}"))),
             }
@@ -1414,9 +1534,18 @@ mod tests {
         }
     }
 
-    fn client(w: &World, snapshot: Option<NetworkSnapshot>, rng_seed: u64) -> NetworkClient<FakeNetwork> {
-        NetworkClient::with_transport(config(w, rng_seed), snapshot, w.net.clone(), w.clock.clone())
-            .unwrap()
+    fn client(
+        w: &World,
+        snapshot: Option<NetworkSnapshot>,
+        rng_seed: u64,
+    ) -> NetworkClient<FakeNetwork> {
+        NetworkClient::with_transport(
+            config(w, rng_seed),
+            snapshot,
+            w.net.clone(),
+            w.clock.clone(),
+        )
+        .unwrap()
     }
 
     async fn timed<F: std::future::Future>(future: F) -> F::Output {
@@ -1436,7 +1565,10 @@ mod tests {
                 .store(&pubkey(), Namespace::DEFAULT, b"hello", TTL, timestamp)
                 .await
                 .unwrap();
-            assert_eq!(ack.hash, MessageHash::compute(&pubkey(), Namespace::DEFAULT, b"hello"));
+            assert_eq!(
+                ack.hash,
+                MessageHash::compute(&pubkey(), Namespace::DEFAULT, b"hello")
+            );
             assert!((10..14).contains(&index_of(&ack.node)));
             let stores = w.storage.log("store");
             assert_eq!(stores.len(), 1);
@@ -1476,7 +1608,8 @@ mod tests {
     async fn a_421_replaces_the_swarm_and_the_store_succeeds_on_a_member_of_the_new_one() {
         timed(async {
             let w = world();
-            w.storage.set(10..14, Behaviour::WrongSwarm(vec![14, 15, 16, 17]));
+            w.storage
+                .set(10..14, Behaviour::WrongSwarm(vec![14, 15, 16, 17]));
             let client = client(&w, Some(snapshot()), 2);
             let now = client.clock().network_now_ms();
             let ack = client
@@ -1490,7 +1623,10 @@ mod tests {
             assert!((10..14).contains(&misdirected));
             let status = client.status();
             assert_eq!(status.swarms.len(), 1);
-            assert_eq!(status.swarms[0].members, (14..18).map(id).collect::<Vec<_>>());
+            assert_eq!(
+                status.swarms[0].members,
+                (14..18).map(id).collect::<Vec<_>>()
+            );
             // The 421 counted one failure against the node that sent it.
             assert_eq!(lock(&client.inner.state).pool.failures(&id(misdirected)), 1);
             assert_eq!(
@@ -1538,7 +1674,11 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(error, NetworkError::ClockSkew { .. }), "{error}");
             assert_eq!(
-                w.storage.log("retrieve").iter().filter(|(n, _)| *n == 11).count(),
+                w.storage
+                    .log("retrieve")
+                    .iter()
+                    .filter(|(n, _)| *n == 11)
+                    .count(),
                 2
             );
             assert_eq!(w.storage.log("info").len(), 2);
@@ -1555,7 +1695,13 @@ mod tests {
             let client = client(&w, Some(snapshot()), 4);
             let timestamp = client.clock().network_now_ms();
             let ack = client
-                .store_as(&identity(), Namespace::USER_PROFILE, b"config", TTL, timestamp)
+                .store_as(
+                    &identity(),
+                    Namespace::USER_PROFILE,
+                    b"config",
+                    TTL,
+                    timestamp,
+                )
                 .await
                 .unwrap();
             let stores = w.storage.log("store");
@@ -1574,8 +1720,10 @@ mod tests {
     async fn refusals_are_typed_errors_and_never_retried() {
         timed(async {
             let w = world();
-            w.storage
-                .set(10..14, Behaviour::Fail(401, "store signature verification failed"));
+            w.storage.set(
+                10..14,
+                Behaviour::Fail(401, "store signature verification failed"),
+            );
             let client = client(&w, Some(snapshot()), 5);
             let now = client.clock().network_now_ms();
             let error = client
@@ -1598,7 +1746,8 @@ mod tests {
     async fn failing_members_are_skipped_and_attempts_are_bounded() {
         timed(async {
             let w = world();
-            w.storage.set([10, 11], Behaviour::Fail(503, "Snode not ready"));
+            w.storage
+                .set([10, 11], Behaviour::Fail(503, "Snode not ready"));
             // Node 12 is gone: its relay answers 502 Next node not found.
             w.onion.set_online(&id(12), false);
             let client = client(&w, Some(snapshot()), 6);
@@ -1629,6 +1778,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_node_naming_another_hash_is_counted_and_the_store_retried_elsewhere() {
+        timed(async {
+            let w = world();
+            w.storage.set([10, 11, 12], Behaviour::WrongHash);
+            let client = client(&w, Some(snapshot()), 13);
+            let now = client.clock().network_now_ms();
+            let ack = client
+                .store(&pubkey(), Namespace::DEFAULT, b"x", TTL, now)
+                .await
+                .unwrap();
+            assert_eq!(ack.node, id(13));
+            let stores = w.storage.log("store");
+            assert_eq!(stores.last().unwrap().0, 13);
+            let state = lock(&client.inner.state);
+            for (n, _) in &stores[..stores.len() - 1] {
+                assert_eq!(state.pool.failures(&id(*n)), 1, "node {n}");
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn without_a_snapshot_the_client_bootstraps_from_a_seed_and_fetches_swarms() {
         timed(async {
             let w = world();
@@ -1653,7 +1824,10 @@ mod tests {
             let snapshot = client.snapshot();
             assert_eq!(snapshot.nodes.len(), usize::from(NODES));
             assert_eq!(snapshot.guards.len(), 2);
-            assert_eq!(snapshot.swarms, vec![(pubkey(), (10..14).map(id).collect())]);
+            assert_eq!(
+                snapshot.swarms,
+                vec![(pubkey(), (10..14).map(id).collect())]
+            );
         })
         .await;
     }
@@ -1748,9 +1922,27 @@ mod tests {
                 .store(&pubkey(), Namespace::USER_PROFILE, b"x", TTL, START)
                 .await
                 .unwrap_err();
-            assert!(matches!(error, NetworkError::InvalidRequest { .. }), "{error}");
+            assert!(
+                matches!(error, NetworkError::InvalidRequest { .. }),
+                "{error}"
+            );
         })
         .await;
+    }
+
+    /// Compile-time check: the daemon can hold the client anywhere and spawn its requests.
+    #[allow(dead_code)]
+    fn requests_are_send(client: &NetworkClient, who: &Identity, node: &NodeId) {
+        fn send<T: Send + Sync>(_: &T) {}
+        fn send_future<T: Send>(_: &T) {}
+        send(client);
+        let to = SwarmPubkey::Account(who.account_id());
+        send_future(&client.store(&to, Namespace::DEFAULT, b"", TTL, START));
+        send_future(&client.store_as(who, Namespace::USER_PROFILE, b"", TTL, START));
+        send_future(&client.retrieve(who, node, &[]));
+        send_future(&client.swarm_members(&to));
+        send_future(&client.ready());
+        send_future(&client.shutdown());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! `/onion_req/v2` and reads the answer with the request's layer keys. What comes back is sorted
 //! *before* anything is decrypted (§11 pitfall 8):
 //! - no answer, or a plaintext non-200 answer: a path failure (§4.1), except
-//!   `502 Next node not found: <ed25519>`, which drops that node at once;
+//!   `502 Next node not found: <ed25519>`, which drops that node at once; a plaintext error
+//!   (as opposed to no answer from the guard) also counts one failure against the destination,
+//!   which may be the node the last hop could not reach;
 //! - a 200 that one of the hops' keys opens (`Invalid json`, `Invalid url`), or that no key
 //!   opens: a path failure;
 //! - the destination's reply: returned as an [`RpcReply`], whatever its status; its `t` goes into
@@ -96,6 +98,12 @@ impl<T: Transport, R: CryptoRng + Send> OnionRpc<T, R> {
         tracing::info!(guard = ?path.guard, ?outcome, "path failure recorded");
     }
 
+    /// Counts one failure against the destination of a request that failed in its path.
+    fn destination_failed(&self, node: &ServiceNode) {
+        let mut rng = lock(&self.rng);
+        lock(&self.state).node_failed(&node.ed25519, None, &mut *rng);
+    }
+
     /// Drops a node reported `Next node not found` (pool, path; swarms through the pool).
     fn node_not_found(&self, id: &NodeId) {
         let mut rng = lock(&self.rng);
@@ -183,7 +191,15 @@ impl<T: Transport, R: CryptoRng + Send> OnionRpc<T, R> {
                         tracing::info!(node = %NodeId(missing).short(), "next node not found");
                         self.node_not_found(&NodeId(missing));
                     }
-                    None => self.path_failed(&path),
+                    None => {
+                        // A relay failed, or the last hop could not reach the destination
+                        // (`504 Request time out`): we cannot tell which. The path is booked as
+                        // §4.1 says, and the destination gets one failure too (desktop leaves
+                        // it out), so that a dead destination leaves the pool instead of
+                        // failing path after path.
+                        self.path_failed(&path);
+                        self.destination_failed(node);
+                    }
                 }
                 Err(NetworkError::status(
                     guard.peer(),
@@ -351,6 +367,43 @@ mod tests {
             // Node 1 is in the first path: every request went to the other guard.
             assert_eq!(w.net.requests_to(&w.nodes[0]), 0);
             assert_eq!(w.net.requests_to(&w.nodes[3]), 10);
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relayed_timeout_counts_against_the_path_its_relays_and_the_destination() {
+        tokio::time::timeout(TEST_TIMEOUT, async {
+            let w = world();
+            // Node 1 is in the first path, so the request takes the second one, whose guard
+            // answers as a hop that could not reach the next node.
+            w.net.add_node(&w.nodes[3], |_| {
+                crate::testing::FakeReply::text(504, "Request time out")
+            });
+            let error = w
+                .rpc
+                .call(&w.nodes[1], &info(), Duration::from_secs(10))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, NetworkError::Status { status: 504, .. }),
+                "{error}"
+            );
+            let state = lock(w.rpc.state());
+            assert_eq!(state.paths.failures(&w.nodes[3].ed25519), 1);
+            assert_eq!(state.pool.failures(&w.nodes[4].ed25519), 1);
+            assert_eq!(state.pool.failures(&w.nodes[5].ed25519), 1);
+            assert_eq!(
+                state.pool.failures(&w.nodes[1].ed25519),
+                1,
+                "the destination"
+            );
+            assert_eq!(
+                state.pool.failures(&w.nodes[3].ed25519),
+                0,
+                "guards count per path"
+            );
         })
         .await
         .unwrap();

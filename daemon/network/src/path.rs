@@ -211,6 +211,13 @@ impl PathSet {
             .filter(|n| !self.is_guard(&n.ed25519))
             .filter(|n| !policy.subnet_diversity || !target.hops().any(|h| h.same_subnet24(n)))
             .collect();
+        // Nodes without failures on record first (see `build_paths`).
+        let clean: Vec<&ServiceNode> = candidates
+            .iter()
+            .copied()
+            .filter(|n| pool.failures(&n.ed25519) == 0)
+            .collect();
+        let candidates = if clean.is_empty() { candidates } else { clean };
         match candidates.choose(rng) {
             Some(&replacement) => {
                 tracing::info!(node = ?replacement, "relay replaced in its path");
@@ -253,7 +260,9 @@ pub fn one_per_subnet_weighted<R: CryptoRng + ?Sized>(
 
 /// Builds one path per guard (§4.1): the guards in random order, each followed by
 /// `PATH_HOPS - 1` distinct relays drawn from the pool minus the guards, one node per /24
-/// subnet (unless [`Policy::subnet_diversity`] is off), no relay used twice.
+/// subnet (unless [`Policy::subnet_diversity`] is off), no relay used twice. Nodes with
+/// failures on record are left out while enough nodes without remain (a deliberate difference
+/// from desktop: a dead node that stays in the pool would otherwise keep failing new paths).
 ///
 /// Needs more than [`Policy::min_pool_size`] nodes in the pool and after the /24 step. Builds
 /// fewer paths than guards if relays run out; fails if it cannot build one.
@@ -292,6 +301,21 @@ pub fn build_paths<R: CryptoRng + ?Sized>(
         pool.snapshot()
     };
     relays.retain(|n| !guards.iter().any(|g| g.ed25519 == n.ed25519));
+    // Nodes with failures on record are suspects (a dead relay fails its path every time, and
+    // on a small network would keep coming back): leave them out while enough others remain.
+    let clean: Vec<ServiceNode> = relays
+        .iter()
+        .filter(|n| pool.failures(&n.ed25519) == 0)
+        .cloned()
+        .collect();
+    let distinct_clean = clean
+        .iter()
+        .map(|n| n.ed25519)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if distinct_clean >= guards.len() * (PATH_HOPS - 1) {
+        relays = clean;
+    }
     let mut guards = guards.to_vec();
     guards.shuffle(rng);
 
@@ -549,6 +573,30 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    #[test]
+    fn relays_with_failures_on_record_are_left_out_while_enough_others_remain() {
+        let policy = Policy::mainnet();
+        let mut pool = pool(20);
+        for n in 2..14 {
+            pool.record_failure(&test_node(n).ed25519);
+        }
+        let guards = [test_node(0), test_node(1)];
+        // Six nodes without failures (14..20) for the four relays needed.
+        for seed in 0..20 {
+            let paths = build_paths(&pool, &guards, &policy, &mut TestRng::new(seed)).unwrap();
+            assert_eq!(paths.len(), 2);
+            for relay in paths.iter().flat_map(|p| &p.relays) {
+                assert!(relay.ed25519.0[0] >= 14, "seed {seed}: {relay:?}");
+            }
+        }
+        // Three clean nodes are not enough: suspects are used rather than fewer paths.
+        for n in 14..17 {
+            pool.record_failure(&test_node(n).ed25519);
+        }
+        let paths = build_paths(&pool, &guards, &policy, &mut TestRng::new(1)).unwrap();
+        assert_eq!(paths.len(), 2);
     }
 
     #[test]

@@ -22,8 +22,8 @@
 use std::fmt;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use serde_json::{Map, Value, json};
 use sessiond_protocol::Identity;
 use sessiond_protocol::message_hash::MessageHash;
@@ -343,7 +343,11 @@ pub fn sub_reply(entry: &Value) -> Result<RpcReply, Malformed> {
 ///
 /// A batch answers every sub-request; a sequence stops after the first failure, so it may be
 /// shorter, but then its last entry is the failure. Anything else is malformed.
-pub fn parse_results(reply: &RpcReply, meta: Meta, sent: usize) -> Result<Vec<RpcReply>, Malformed> {
+pub fn parse_results(
+    reply: &RpcReply,
+    meta: Meta,
+    sent: usize,
+) -> Result<Vec<RpcReply>, Malformed> {
     let json = reply.json().ok_or(Malformed::NotJson)?;
     let results = json
         .get("results")
@@ -363,11 +367,7 @@ pub fn parse_results(reply: &RpcReply, meta: Meta, sent: usize) -> Result<Vec<Rp
             !entries.is_empty()
                 && entries.len() <= sent
                 && (entries.len() == sent || entries.last().is_some_and(|e| !e.is_success()))
-                && entries
-                    .iter()
-                    .rev()
-                    .skip(1)
-                    .all(RpcReply::is_success)
+                && entries.iter().rev().skip(1).all(RpcReply::is_success)
         }
     };
     if !well_formed {
@@ -453,20 +453,25 @@ fn parse_message(
     owner: &SwarmPubkey,
     namespace: Namespace,
 ) -> Result<RetrievedMessage, Malformed> {
-    let field = |name: &'static str| entry.get(name).ok_or(Malformed::MissingField { field: name });
+    let field = |name: &'static str| {
+        entry
+            .get(name)
+            .ok_or(Malformed::MissingField { field: name })
+    };
     let number = |name: &'static str| {
         field(name)?.as_u64().ok_or(Malformed::BadField {
             field: name,
             expected: "an unsigned integer",
         })
     };
-    let hash: MessageHash = field("hash")?
-        .as_str()
-        .and_then(|h| h.parse().ok())
-        .ok_or(Malformed::BadField {
-            field: "hash",
-            expected: "a message hash",
-        })?;
+    let hash: MessageHash =
+        field("hash")?
+            .as_str()
+            .and_then(|h| h.parse().ok())
+            .ok_or(Malformed::BadField {
+                field: "hash",
+                expected: "a message hash",
+            })?;
     let data = field("data")?
         .as_str()
         .and_then(|d| LENIENT_BASE64.decode(d).ok())
@@ -551,7 +556,10 @@ mod tests {
         );
         // Namespaces that need a signature are refused without an identity.
         let error = store_request(&to, Namespace::USER_PROFILE, b"x", 86_400_000, NOW).unwrap_err();
-        assert!(matches!(error, NetworkError::InvalidRequest { .. }), "{error}");
+        assert!(
+            matches!(error, NetworkError::InvalidRequest { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -577,13 +585,27 @@ mod tests {
     #[test]
     fn own_namespace_stores_carry_a_verifiable_owner_signature() {
         let me = identity(1);
-        let request =
-            signed_store_request(&me, Namespace::USER_PROFILE, b"cfg", 2_592_000_000, NOW, NOW)
-                .unwrap();
+        let request = signed_store_request(
+            &me,
+            Namespace::USER_PROFILE,
+            b"cfg",
+            2_592_000_000,
+            NOW,
+            NOW,
+        )
+        .unwrap();
         let params = &request.params;
         assert_eq!(
             keys(params),
-            ["data", "namespace", "pubkey", "pubkey_ed25519", "signature", "timestamp", "ttl"]
+            [
+                "data",
+                "namespace",
+                "pubkey",
+                "pubkey_ed25519",
+                "signature",
+                "timestamp",
+                "ttl"
+            ]
         );
         let signed = SignedRequest::Store {
             namespace: Namespace::USER_PROFILE,
@@ -593,9 +615,15 @@ mod tests {
 
         // After a clock refresh the signature timestamp differs: it is sent as sig_timestamp.
         let later = NOW + 90_000;
-        let request =
-            signed_store_request(&me, Namespace::USER_PROFILE, b"cfg", 2_592_000_000, NOW, later)
-                .unwrap();
+        let request = signed_store_request(
+            &me,
+            Namespace::USER_PROFILE,
+            b"cfg",
+            2_592_000_000,
+            NOW,
+            later,
+        )
+        .unwrap();
         assert_eq!(request.params["timestamp"], NOW);
         assert_eq!(request.params["sig_timestamp"], later);
         let signed = SignedRequest::Store {
