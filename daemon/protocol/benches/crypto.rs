@@ -59,6 +59,13 @@ fn main() {
             .unwrap_or_default()
             .trim()
     );
+    // SAFETY: libsodium returns a static NUL-terminated string.
+    let version = unsafe { std::ffi::CStr::from_ptr(sodium::sodium_version_string()) };
+    println!(
+        "libsodium {}; {} cores",
+        version.to_string_lossy(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!(
         "message: {}-byte Content, {} bytes padded, {}-byte ciphertext; onion payload: {} bytes",
         fixture.content_len,

@@ -92,6 +92,8 @@ pub async fn run(
         },
     };
 
+    let network = connect_network(&config, &service).await?;
+
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(socket::serve(
         listener,
@@ -107,6 +109,9 @@ pub async fn run(
 
     shutdown.await;
     tracing::info!("shutting down");
+    if let Some(network) = network {
+        network.stop(&config.data_dir).await;
+    }
     let _ = stop_tx.send(());
     if let Err(e) = server.await {
         tracing::warn!(error = %e, "socket server task failed");
@@ -122,4 +127,153 @@ pub async fn run(
     tracing::info!(lock = %lock.path().display(), "stopped");
     drop(lock);
     Ok(())
+}
+
+/// The running network side: the client, its workers, and the embedded devnet if any.
+struct Network {
+    /// The client.
+    adapter: crate::netclient::NetAdapter,
+    /// Tells the workers to stop.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The send worker and the poller.
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Saves the network state every few minutes.
+    saver: tokio::task::JoinHandle<()>,
+    /// `--local`: the embedded network and its echo account.
+    #[cfg(feature = "local-network")]
+    local: Option<(Arc<sessiond_devnet::Devnet>, sessiond_devnet::Echo)>,
+}
+
+impl Network {
+    async fn stop(self, data_dir: &std::path::Path) {
+        let _ = self.stop.send(true);
+        self.saver.abort();
+        for w in self.workers {
+            let _ = w.await;
+        }
+        if let Err(e) = crate::netclient::save_state(data_dir, &self.adapter.client.snapshot()) {
+            tracing::warn!(error = %e, "saving the network state failed");
+        }
+        self.adapter.client.shutdown().await;
+        #[cfg(feature = "local-network")]
+        if let Some((devnet, echo)) = self.local {
+            echo.stop().await;
+            match Arc::try_unwrap(devnet) {
+                Ok(devnet) => devnet.shutdown().await,
+                Err(_) => tracing::warn!("local network still in use at shutdown"),
+            }
+        }
+    }
+}
+
+/// Join the configured network and start the send worker and the poller.
+async fn connect_network(
+    config: &Config,
+    service: &Arc<Service>,
+) -> anyhow::Result<Option<Network>> {
+    use crate::config::NetworkChoice;
+    use crate::netclient;
+    #[cfg(feature = "local-network")]
+    let mut local = None;
+    let (net_config, name) = match &config.network {
+        NetworkChoice::Offline => {
+            tracing::info!("offline: not connecting to any network");
+            return Ok(None);
+        }
+        #[cfg(feature = "local-network")]
+        NetworkChoice::Local => {
+            let (devnet, echo) = start_local(&config.data_dir).await?;
+            let cfg = netclient::local_config(
+                devnet.seed_url(),
+                devnet.seed_pin(),
+                devnet.nodes().len(),
+            )?;
+            local = Some((devnet, echo));
+            (cfg, "local")
+        }
+        #[cfg(not(feature = "local-network"))]
+        NetworkChoice::Local => anyhow::bail!(
+            "this sessiond was built without the local network (feature local-network)"
+        ),
+        other => netclient::network_config(other)?,
+    };
+    let snapshot = netclient::load_state(&config.data_dir);
+    let client = sessiond_network::NetworkClient::start(net_config, snapshot)
+        .context("starting the network client")?;
+    let adapter = netclient::NetAdapter { client };
+    let net: Arc<dyn crate::service::net::SwarmNetwork> = Arc::new(adapter.clone());
+    service.attach_network(Arc::clone(&net), name);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let cadence = crate::service::poller::PollCadence {
+        normal: config.poll_interval,
+        attention: config.poll_interval.min(std::time::Duration::from_secs(2)),
+        ..Default::default()
+    };
+    let workers = vec![
+        tokio::spawn(crate::service::sender::run(
+            Arc::downgrade(service),
+            Arc::clone(&net),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(crate::service::poller::run(
+            Arc::downgrade(service),
+            net,
+            cadence,
+            stop_rx,
+        )),
+    ];
+    let saver = {
+        let client = adapter.client.clone();
+        let dir = config.data_dir.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                if let Err(e) = crate::netclient::save_state(&dir, &client.snapshot()) {
+                    tracing::warn!(error = %e, "saving the network state failed");
+                }
+            }
+        })
+    };
+    tracing::info!(network = name, "joining the Session network");
+    Ok(Some(Network {
+        adapter,
+        stop,
+        workers,
+        saver,
+        #[cfg(feature = "local-network")]
+        local,
+    }))
+}
+
+/// Start the embedded local network (state under `<data_dir>/local-network`) and its echo
+/// account.
+#[cfg(feature = "local-network")]
+async fn start_local(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(Arc<sessiond_devnet::Devnet>, sessiond_devnet::Echo)> {
+    let dir = data_dir.join("local-network");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let devnet = sessiond_devnet::Devnet::start(sessiond_devnet::DevnetConfig {
+        dir: Some(dir.clone()),
+        ..sessiond_devnet::DevnetConfig::default()
+    })
+    .await
+    .context("starting the local network")?;
+    let devnet = Arc::new(devnet);
+    if let Err(e) = devnet.write_network_json(&dir.join("network.json"), None) {
+        tracing::warn!(error = %e, "writing network.json of the local network");
+    }
+    let echo =
+        sessiond_devnet::echo::start(Arc::clone(&devnet)).context("starting the echo account")?;
+    tracing::info!(
+        nodes = devnet.nodes().len(),
+        seed = devnet.seed_url(),
+        echo = %echo.account_id(),
+        "local network running"
+    );
+    eprintln!(
+        "sessiond: local network running; echo account {}",
+        echo.account_id()
+    );
+    Ok((devnet, echo))
 }

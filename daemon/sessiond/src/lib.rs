@@ -7,5 +7,6 @@ pub mod daemon;
 pub mod fsutil;
 pub mod instance_lock;
 pub mod keystore;
+pub mod netclient;
 pub mod service;
 pub mod store;
