@@ -289,7 +289,7 @@ mod tests {
         };
         let account: AccountId = format!("05{}", "cd".repeat(32)).parse().unwrap();
         let snap = NetworkSnapshot {
-            nodes: vec![node, ServiceNode { swarm_id: None, ed25519: NodeId([3; 32]), ..node }],
+            nodes: vec![node.clone(), ServiceNode { swarm_id: None, ed25519: NodeId([3; 32]), ..node }],
             guards: vec![NodeId([1; 32])],
             swarms: vec![(SwarmPubkey::Account(account), vec![NodeId([1; 32]), NodeId([3; 32])])],
         };
