@@ -25,6 +25,8 @@ pub struct DaemonOptions {
     pub args: Vec<String>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Which network: `--offline` by default; e.g. `["--network-file", path]` to join a devnet.
+    pub network: Vec<String>,
 }
 
 impl Default for DaemonOptions {
@@ -34,6 +36,7 @@ impl Default for DaemonOptions {
             dbus_address: None,
             args: Vec::new(),
             env: Vec::new(),
+            network: vec!["--offline".into()],
         }
     }
 }
@@ -58,6 +61,7 @@ pub fn daemon_command(root: &Path, opts: &DaemonOptions) -> Command {
         .arg(root.join("run"))
         .arg("--keystore")
         .arg(&opts.keystore)
+        .args(&opts.network)
         .args(&opts.args)
         .env("HOME", root)
         .env("XDG_CONFIG_HOME", root.join("config"))

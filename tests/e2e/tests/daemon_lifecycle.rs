@@ -90,7 +90,7 @@ fn second_daemon_on_the_same_socket_is_refused() {
         .arg(other.path().join("data"))
         .arg("--runtime-dir")
         .arg(&first.runtime_dir)
-        .args(["--keystore", "file", "--no-dbus"])
+        .args(["--keystore", "file", "--no-dbus", "--offline"])
         .env("HOME", other.path())
         .output()
         .unwrap();
