@@ -2,7 +2,7 @@
 //!
 //! Every received 1:1 message names its sender by Ed25519 key, and the sender's Account ID is
 //! that key's X25519 form. The conversion ([`ed25519_public_to_x25519`]) costs a scalar
-//! multiplication (the prime-order subgroup check), about a third of what decrypting and
+//! multiplication (the prime-order subgroup check), over a quarter of what decrypting and
 //! verifying the message costs (BENCHMARKS.md). Messages come from the same few contacts again
 //! and again, so a receiver keeps the recent conversions in a [`SenderKeyCache`] and hands it to
 //! [`decode_1o1_with`](crate::message::decode_1o1_with).
@@ -17,8 +17,8 @@ use crate::identity::{IdentityError, ed25519_public_to_x25519};
 ///
 /// A hit costs a hash-map lookup. A miss converts the key; in a full cache it also scans the
 /// entries for the one to evict, a few microseconds for thousands of entries against the
-/// ~25 µs conversion a hit saves. Keys that fail to convert are not kept (they cannot have
-/// signed a message that verified). `Debug` shows only the sizes: the keys identify contacts.
+/// ~23 µs conversion a hit saves. Keys that fail to convert are not kept (messages from them
+/// are rejected anyway). `Debug` shows only the sizes: the keys identify contacts.
 ///
 /// ```
 /// use sessiond_protocol::message::{decode_1o1_with, encode_1o1};

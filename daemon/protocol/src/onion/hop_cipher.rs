@@ -327,8 +327,8 @@ pub enum KeyOwner {
 /// Raw X25519 (`crypto_scalarmult`): the secret is clamped; an all-zero result (the public key
 /// has small order) is refused, as libsodium refuses it.
 ///
-/// dryoc's ladder, like libsodium's, is constant time and a third faster than x25519-dalek's
-/// here (BENCHMARKS.md).
+/// dryoc's ladder, like libsodium's, is constant time, and takes a third less time than
+/// x25519-dalek's here (BENCHMARKS.md).
 fn shared_secret(
     secret: &[u8; 32],
     public: &[u8; 32],
