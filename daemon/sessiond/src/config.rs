@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub seeds: Option<Vec<String>>,
     /// How often to poll the swarm normally, in milliseconds (default 5000).
     pub poll_interval_ms: Option<u64>,
+    /// A SOCKS5 proxy for all network traffic, e.g. `socks5h://127.0.0.1:9050` (Tor).
+    pub proxy: Option<String>,
 }
 
 /// Flags from the command line that override the file.
@@ -65,6 +67,8 @@ pub struct Overrides {
     pub network_file: Option<PathBuf>,
     /// `--seed` (repeatable)
     pub seeds: Vec<String>,
+    /// `--proxy`
+    pub proxy: Option<String>,
 }
 
 /// Which Session network to join.
@@ -110,6 +114,8 @@ pub struct Config {
     pub network: NetworkChoice,
     /// Normal poll interval.
     pub poll_interval: std::time::Duration,
+    /// SOCKS5 proxy for all outbound connections.
+    pub proxy: Option<String>,
 }
 
 /// Why the configuration could not be resolved.
@@ -242,6 +248,7 @@ impl Config {
         let poll_interval =
             std::time::Duration::from_millis(file.poll_interval_ms.unwrap_or(5_000).max(100));
         Ok(Config {
+            proxy: o.proxy.or(file.proxy),
             network,
             poll_interval,
             data_dir,
@@ -300,6 +307,47 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("floppy"), "{e}");
+    }
+
+    #[test]
+    fn network_choice_and_proxy_come_from_flags_over_the_file() {
+        let file: FileConfig = toml::from_str(
+            "data_dir = \"/d\"\nruntime_dir = \"/r\"\nnetwork = \"local\"\nproxy = \"socks5h://127.0.0.1:9050\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(c.network, NetworkChoice::Local);
+        assert_eq!(c.proxy.as_deref(), Some("socks5h://127.0.0.1:9050"));
+        let c = Config::resolve(
+            FileConfig {
+                data_dir: Some("/d".into()),
+                runtime_dir: Some("/r".into()),
+                ..Default::default()
+            },
+            Overrides {
+                seeds: vec!["https://s:1/json_rpc".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            c.network,
+            NetworkChoice::Seeds(vec!["https://s:1/json_rpc".into()])
+        );
+        let c = Config::resolve(
+            FileConfig {
+                data_dir: Some("/d".into()),
+                runtime_dir: Some("/r".into()),
+                ..Default::default()
+            },
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.network, NetworkChoice::Mainnet, "mainnet is the default");
+        let bad: FileConfig =
+            toml::from_str("network = \"moon\"\ndata_dir = \"/d\"\nruntime_dir = \"/r\"\n")
+                .unwrap();
+        assert!(Config::resolve(bad, Overrides::default()).is_err());
     }
 
     #[test]

@@ -197,6 +197,11 @@ async fn connect_network(
         ),
         other => netclient::network_config(other)?,
     };
+    let mut net_config = net_config;
+    if let Some(proxy) = &config.proxy {
+        net_config.proxy = Some(sessiond_network::Socks5Proxy::parse(proxy).context("--proxy")?);
+        tracing::info!("all network traffic goes through the SOCKS5 proxy");
+    }
     let snapshot = netclient::load_state(&config.data_dir);
     let client = sessiond_network::NetworkClient::start(net_config, snapshot)
         .context("starting the network client")?;

@@ -48,6 +48,9 @@ struct Args {
     /// Do not connect to any network (accounts and the API only)
     #[arg(long)]
     offline: bool,
+    /// Send all network traffic through this SOCKS5 proxy (e.g. socks5h://127.0.0.1:9050 for Tor)
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -85,6 +88,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             offline: args.offline,
             network_file: args.network_file,
             seeds: args.seed,
+            proxy: args.proxy,
         },
     )?;
     init_logging(config.log.as_deref());

@@ -10,8 +10,8 @@ use crate::config::NetworkChoice;
 use crate::service::net::{NetBatch, NetError, NetMessage, NetStatus, SwarmNetwork};
 use futures_util::future::BoxFuture;
 use sessiond_network::{
-    CertPin, NetworkClient, NetworkConfig, NetworkError, NetworkRng, NetworkSnapshot, NodeId, Policy, SeedNode,
-    SeedTrust, ServiceNode,
+    CertPin, NetworkClient, NetworkConfig, NetworkError, NetworkRng, NetworkSnapshot, NodeId,
+    Policy, SeedNode, SeedTrust, ServiceNode,
 };
 use sessiond_protocol::account_id::AccountId;
 use sessiond_protocol::identity::Identity;
@@ -40,32 +40,64 @@ pub enum NetConfigError {
 
 /// The seeds and policy of a network choice (not `Local`, which needs the devnet started
 /// first, nor `Offline`).
-pub fn network_config(choice: &NetworkChoice) -> Result<(NetworkConfig, &'static str), NetConfigError> {
+pub fn network_config(
+    choice: &NetworkChoice,
+) -> Result<(NetworkConfig, &'static str), NetConfigError> {
     let rng = NetworkRng::new(getrandom::rand_core::UnwrapErr(getrandom::SysRng));
     match choice {
         NetworkChoice::Mainnet => Ok((NetworkConfig::mainnet(rng), "mainnet")),
         NetworkChoice::Seeds(seeds) => {
-            let seeds = seeds.iter().map(|s| parse_seed(s)).collect::<Result<Vec<_>, _>>()?;
-            Ok((NetworkConfig { seeds, policy: Policy::mainnet(), proxy: None, rng }, "custom"))
+            let seeds = seeds
+                .iter()
+                .map(|s| parse_seed(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((
+                NetworkConfig {
+                    seeds,
+                    policy: Policy::mainnet(),
+                    proxy: None,
+                    rng,
+                },
+                "custom",
+            ))
         }
         NetworkChoice::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| NetConfigError::Read { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| NetConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
             let (seed, nodes) = parse_network_json(&text)
                 .map_err(|e| NetConfigError::Invalid(format!("{}: {e}", path.display())))?;
-            Ok((NetworkConfig { seeds: vec![seed], policy: policy_for(&nodes), proxy: None, rng }, "custom"))
+            Ok((
+                NetworkConfig {
+                    seeds: vec![seed],
+                    policy: policy_for(&nodes),
+                    proxy: None,
+                    rng,
+                },
+                "custom",
+            ))
         }
-        NetworkChoice::Local | NetworkChoice::Offline => {
-            Err(NetConfigError::Invalid("internal: no static configuration for this network".into()))
-        }
+        NetworkChoice::Local | NetworkChoice::Offline => Err(NetConfigError::Invalid(
+            "internal: no static configuration for this network".into(),
+        )),
     }
 }
 
 /// A local network's configuration: one pinned seed, loopback nodes.
-pub fn local_config(seed_url: &str, pin: &str, nodes: usize) -> Result<NetworkConfig, NetConfigError> {
+pub fn local_config(
+    seed_url: &str,
+    pin: &str,
+    nodes: usize,
+) -> Result<NetworkConfig, NetConfigError> {
     let rng = NetworkRng::new(getrandom::rand_core::UnwrapErr(getrandom::SysRng));
     let seed = parse_seed(&format!("{seed_url}#{pin}"))?;
-    Ok(NetworkConfig { seeds: vec![seed], policy: Policy::local(nodes), proxy: None, rng })
+    Ok(NetworkConfig {
+        seeds: vec![seed],
+        policy: Policy::local(nodes),
+        proxy: None,
+        rng,
+    })
 }
 
 /// Loopback networks (a devnet) relax the mainnet rules that need many nodes and subnets.
@@ -81,7 +113,9 @@ fn policy_for(nodes: &[Ipv4Addr]) -> Policy {
 fn parse_seed(s: &str) -> Result<SeedNode, NetConfigError> {
     let (url, trust) = match s.split_once('#') {
         Some((url, pin)) => {
-            let pin: CertPin = pin.parse().map_err(|e| NetConfigError::Invalid(format!("seed {url}: {e}")))?;
+            let pin: CertPin = pin
+                .parse()
+                .map_err(|e| NetConfigError::Invalid(format!("seed {url}: {e}")))?;
             (url, SeedTrust::Pinned(pin))
         }
         None => (s, SeedTrust::SystemRoots),
@@ -100,7 +134,11 @@ fn parse_network_json(text: &str) -> Result<(SeedNode, Vec<Ipv4Addr>), String> {
     .map_err(|e| e.to_string())?;
     let nodes = v["nodes"]
         .as_array()
-        .map(|n| n.iter().filter_map(|n| n["ip"].as_str()?.parse().ok()).collect())
+        .map(|n| {
+            n.iter()
+                .filter_map(|n| n["ip"].as_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     Ok((seed, nodes))
 }
@@ -113,11 +151,19 @@ pub struct NetAdapter {
 }
 
 fn net_error(e: &NetworkError) -> NetError {
-    NetError { message: e.to_string(), retriable: e.is_retriable(), kind: e.kind() }
+    NetError {
+        message: e.to_string(),
+        retriable: e.is_retriable(),
+        kind: e.kind(),
+    }
 }
 
 fn invalid(message: String) -> NetError {
-    NetError { message, retriable: false, kind: sessiond_protocol::ErrorKind::InvalidInput }
+    NetError {
+        message,
+        retriable: false,
+        kind: sessiond_protocol::ErrorKind::InvalidInput,
+    }
 }
 
 impl SwarmNetwork for NetAdapter {
@@ -130,17 +176,27 @@ impl SwarmNetwork for NetAdapter {
         timestamp_ms: i64,
     ) -> BoxFuture<'a, Result<String, NetError>> {
         Box::pin(async move {
-            let ts = u64::try_from(timestamp_ms).map_err(|_| invalid("negative timestamp".into()))?;
+            let ts =
+                u64::try_from(timestamp_ms).map_err(|_| invalid("negative timestamp".into()))?;
             let ack = self
                 .client
-                .store(&SwarmPubkey::Account(*to), Namespace::new(namespace), data, ttl_ms, ts)
+                .store(
+                    &SwarmPubkey::Account(*to),
+                    Namespace::new(namespace),
+                    data,
+                    ttl_ms,
+                    ts,
+                )
                 .await
                 .map_err(|e| net_error(&e))?;
             Ok(ack.hash.to_string())
         })
     }
 
-    fn swarm_members<'a>(&'a self, account: &'a AccountId) -> BoxFuture<'a, Result<Vec<String>, NetError>> {
+    fn swarm_members<'a>(
+        &'a self,
+        account: &'a AccountId,
+    ) -> BoxFuture<'a, Result<Vec<String>, NetError>> {
         Box::pin(async move {
             let members = self
                 .client
@@ -159,7 +215,8 @@ impl SwarmNetwork for NetAdapter {
         last_hash: Option<String>,
     ) -> BoxFuture<'a, Result<NetBatch, NetError>> {
         Box::pin(async move {
-            let node = NodeId::from_hex(node).ok_or_else(|| invalid(format!("bad node key {node}")))?;
+            let node =
+                NodeId::from_hex(node).ok_or_else(|| invalid(format!("bad node key {node}")))?;
             // A stored cursor that no longer parses is dropped: the node then returns everything
             // it has and de-duplication by hash does the rest.
             let last = last_hash.and_then(|h| h.parse().ok());
@@ -171,11 +228,13 @@ impl SwarmNetwork for NetAdapter {
             let mut batch = NetBatch::default();
             for r in results {
                 batch.more |= r.more;
-                batch.messages.extend(r.messages.into_iter().map(|m| NetMessage {
-                    hash: m.hash.to_string(),
-                    data: m.data,
-                    expires_at_ms: i64::try_from(m.expires_at_ms).ok(),
-                }));
+                batch
+                    .messages
+                    .extend(r.messages.into_iter().map(|m| NetMessage {
+                        hash: m.hash.to_string(),
+                        data: m.data,
+                        expires_at_ms: i64::try_from(m.expires_at_ms).ok(),
+                    }));
             }
             Ok(batch)
         })
@@ -188,15 +247,25 @@ impl SwarmNetwork for NetAdapter {
 
     fn status(&self) -> NetStatus {
         let s = self.client.status();
-        let node = |n: &sessiond_network::NodeStatus| (n.addr.to_string(), hex::encode(n.ed25519.0));
+        let node =
+            |n: &sessiond_network::NodeStatus| (n.addr.to_string(), hex::encode(n.ed25519.0));
         NetStatus {
             pool_size: u32::try_from(s.pool_size).unwrap_or(u32::MAX),
             guards: s.guards.iter().map(node).collect(),
-            paths: s.paths.iter().map(|p| (p.hops.iter().map(node).collect(), p.failures)).collect(),
+            paths: s
+                .paths
+                .iter()
+                .map(|p| (p.hops.iter().map(node).collect(), p.failures))
+                .collect(),
             swarms: s
                 .swarms
                 .iter()
-                .map(|sw| (sw.pubkey.to_string(), sw.members.iter().map(|m| hex::encode(m.0)).collect()))
+                .map(|sw| {
+                    (
+                        sw.pubkey.to_string(),
+                        sw.members.iter().map(|m| hex::encode(m.0)).collect(),
+                    )
+                })
                 .collect(),
             clock_offset_ms: -s.clock_offset_ms,
             last_error: s.last_error,
@@ -205,8 +274,12 @@ impl SwarmNetwork for NetAdapter {
 }
 
 /// Save the network state (public data only: service nodes and swarms) atomically.
-pub fn save_state(data_dir: &Path, snapshot: &NetworkSnapshot) -> Result<(), crate::fsutil::AtomicWriteError> {
-    let mut text = String::from("# sessiond network state: service nodes, guards, swarms (public data)\n");
+pub fn save_state(
+    data_dir: &Path,
+    snapshot: &NetworkSnapshot,
+) -> Result<(), crate::fsutil::AtomicWriteError> {
+    let mut text =
+        String::from("# sessiond network state: service nodes, guards, swarms (public data)\n");
     for n in &snapshot.nodes {
         let swarm = n.swarm_id.map_or("-".to_owned(), |s| s.to_string());
         text += &format!(
@@ -240,7 +313,10 @@ pub fn load_state(data_dir: &Path) -> Option<NetworkSnapshot> {
 
 fn parse_state(text: &str) -> Option<NetworkSnapshot> {
     let mut snap = NetworkSnapshot::default();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let mut f = line.split_whitespace();
         match f.next()? {
             "node" => {
@@ -253,7 +329,13 @@ fn parse_state(text: &str) -> Option<NetworkSnapshot> {
                     "-" => None,
                     s => Some(s.parse().ok()?),
                 };
-                snap.nodes.push(ServiceNode { ip, storage_port, ed25519, x25519, swarm_id });
+                snap.nodes.push(ServiceNode {
+                    ip,
+                    storage_port,
+                    ed25519,
+                    x25519,
+                    swarm_id,
+                });
             }
             "guard" => snap.guards.push(NodeId::from_hex(f.next()?)?),
             "swarm" => {
@@ -289,9 +371,19 @@ mod tests {
         };
         let account: AccountId = format!("05{}", "cd".repeat(32)).parse().unwrap();
         let snap = NetworkSnapshot {
-            nodes: vec![node.clone(), ServiceNode { swarm_id: None, ed25519: NodeId([3; 32]), ..node }],
+            nodes: vec![
+                node.clone(),
+                ServiceNode {
+                    swarm_id: None,
+                    ed25519: NodeId([3; 32]),
+                    ..node
+                },
+            ],
             guards: vec![NodeId([1; 32])],
-            swarms: vec![(SwarmPubkey::Account(account), vec![NodeId([1; 32]), NodeId([3; 32])])],
+            swarms: vec![(
+                SwarmPubkey::Account(account),
+                vec![NodeId([1; 32]), NodeId([3; 32])],
+            )],
         };
         save_state(dir.path(), &snap).unwrap();
         assert_eq!(load_state(dir.path()).unwrap(), snap);

@@ -71,6 +71,9 @@ pub struct Service {
     last_interest_ms: std::sync::atomic::AtomicI64,
     /// Conversations frontends have open right now: poll faster while any is.
     open_conversations: std::sync::atomic::AtomicI64,
+    /// When a frontend last read a conversation (Unix ms): a frontend showing a conversation
+    /// re-reads it, so recent reads count as attention.
+    last_attention_ms: std::sync::atomic::AtomicI64,
     /// The last network error, for `network.status`.
     last_network_error: std::sync::Mutex<Option<String>>,
     /// The network, once connected (`None` when running without one), and its name
@@ -108,6 +111,7 @@ impl Service {
             poll_wake: Arc::new(tokio::sync::Notify::new()),
             last_interest_ms: std::sync::atomic::AtomicI64::new(crate::clock::now_ms()),
             open_conversations: std::sync::atomic::AtomicI64::new(0),
+            last_attention_ms: std::sync::atomic::AtomicI64::new(0),
             last_network_error: std::sync::Mutex::new(None),
             network: std::sync::OnceLock::new(),
         });
@@ -160,6 +164,15 @@ impl Service {
             .store(crate::clock::now_ms(), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// A frontend read a conversation: poll at the attention cadence for a while.
+    pub fn touch_attention(&self) {
+        let now = crate::clock::now_ms();
+        self.last_attention_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+        self.last_interest_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// A frontend opened (`true`) or closed (`false`) a conversation.
     pub fn set_conversation_open(&self, open: bool) {
         use std::sync::atomic::Ordering::Relaxed;
@@ -177,7 +190,11 @@ impl Service {
     /// How long the poller waits before the next round.
     pub fn poll_interval(&self, cadence: &poller::PollCadence) -> std::time::Duration {
         use std::sync::atomic::Ordering::Relaxed;
-        if self.open_conversations.load(Relaxed) > 0 {
+        let since_attention = crate::clock::now_ms() - self.last_attention_ms.load(Relaxed);
+        if self.open_conversations.load(Relaxed) > 0
+            || u128::try_from(since_attention).unwrap_or(u128::MAX)
+                < cadence.attention_lasts.as_millis()
+        {
             return cadence.attention;
         }
         let since = crate::clock::now_ms() - self.last_interest_ms.load(Relaxed);

@@ -6,8 +6,9 @@
 //! message to [`super::messaging::ingest`], which stores it (or records why not) in the same
 //! transaction that moves the cursor. A node answering `more` is asked again at once.
 //!
-//! Cadence: [`PollCadence`] — a short interval while a frontend has a conversation open, the
-//! desktop's 5 s otherwise, and a slower one when no frontend has shown interest for a while.
+//! Cadence: [`PollCadence`] — a short interval while a frontend has a conversation open (it
+//! read one in the last 15 s, or opened one), the desktop's 5 s otherwise, and a slower one when
+//! no frontend has used the API for ten minutes.
 
 use super::messaging::{self, Ingested, NS_MESSAGES, Retrieved};
 use super::net::SwarmNetwork;
@@ -29,6 +30,8 @@ pub struct PollCadence {
     pub idle: Duration,
     /// How long without interest counts as idle.
     pub idle_after: Duration,
+    /// How long reading a conversation (`message.list`) counts as having it open.
+    pub attention_lasts: Duration,
 }
 
 impl Default for PollCadence {
@@ -38,6 +41,7 @@ impl Default for PollCadence {
             normal: Duration::from_secs(5),
             idle: Duration::from_secs(30),
             idle_after: Duration::from_secs(10 * 60),
+            attention_lasts: Duration::from_secs(15),
         }
     }
 }

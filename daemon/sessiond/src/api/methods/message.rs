@@ -55,7 +55,7 @@ pub async fn send(svc: &Service, p: SendMessageParams) -> Result<SentMessage, Ap
 
 /// `message.list`
 pub async fn list(svc: &Service, p: ListMessagesParams) -> Result<Vec<MessageInfo>, ApiError> {
-    svc.touch_interest();
+    svc.touch_attention();
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let rows = svc
         .list_messages(p.account_id.as_deref(), &p.conversation, p.before, limit)
