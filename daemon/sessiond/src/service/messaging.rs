@@ -7,13 +7,14 @@
 //!   returns. The send worker only ever replays those bytes, so a resend after a crash stores
 //!   the identical message and the swarm de-duplicates it.
 //! - Every retrieved message is either stored or recorded as rejected with its reason, in the
-//!   same transaction that moves the polling cursor past it.
+//!   same transaction that moves the polling cursor past it (one transaction per run of a
+//!   node's answer: [`ingest_run`]).
 
 use super::{Service, ServiceError};
 use crate::clock;
 use crate::store::{
     ConversationKind, ConversationRow, Cursor, Direction, MessageRow, NewIncoming, NewOutgoing,
-    OutgoingCopy, Store,
+    OutgoingCopy, ReceivedItem, Recorded, Store,
 };
 use sessiond_protocol::account_id::AccountId;
 use sessiond_protocol::identity::Identity;
@@ -99,31 +100,24 @@ pub(crate) fn encode_text(
     Ok(copies)
 }
 
-/// Decode one retrieved message and store it (or record why not), moving the cursor.
-pub(crate) fn ingest(
-    store: &Store,
-    identity: &Identity,
-    cursor: &Cursor,
-    msg: &Retrieved,
-    now_ms: i64,
-) -> Result<Ingested, ServiceError> {
-    if store.knows_hash(&msg.hash)? {
-        store.set_cursor(cursor, now_ms)?;
-        return Ok(Ingested::Duplicate);
-    }
+/// What a retrieved message is, judged from its bytes alone.
+enum Decoded {
+    /// A message to store.
+    Message(NewIncoming),
+    /// Not to be stored, with why.
+    Rejected(String),
+}
+
+/// Decrypt, verify and read one retrieved message for `identity` (no database).
+fn decode(identity: &Identity, msg: &Retrieved) -> Decoded {
     let me = identity.account_id();
-    let rejected = |reason: String| -> Result<Ingested, ServiceError> {
-        tracing::debug!(hash = %msg.hash, %reason, "rejecting a retrieved message");
-        store.insert_rejected(NS_MESSAGES, &msg.hash, &reason, cursor, now_ms)?;
-        Ok(Ingested::Rejected(reason))
-    };
     let received = match sessiond_protocol::decode_1o1(identity, &msg.data) {
         Ok(r) => r,
-        Err(e) => return rejected(format!("{} ({})", e, e.kind())),
+        Err(e) => return Decoded::Rejected(format!("{} ({})", e, e.kind())),
     };
     let Some(data) = received.content.data_message.as_ref() else {
         // Receipts, typing, calls, … are not handled yet: recorded, never silently dropped.
-        return rejected("unsupported content (no data message)".to_owned());
+        return Decoded::Rejected("unsupported content (no data message)".to_owned());
     };
     let sent_at_ms = i64::try_from(received.sent_ms).unwrap_or(i64::MAX);
     let (direction, peer) = if received.sender == me {
@@ -136,7 +130,7 @@ pub(crate) fn ingest(
         (Direction::In, received.sender)
     };
     if direction == Direction::In && data.body.is_none() {
-        return rejected(
+        return Decoded::Rejected(
             "data message without text (attachments are not supported yet)".to_owned(),
         );
     }
@@ -145,7 +139,7 @@ pub(crate) fn ingest(
     } else {
         ConversationKind::Direct
     };
-    let row = NewIncoming {
+    Decoded::Message(NewIncoming {
         kind,
         peer: peer.to_string(),
         sender: received.sender.to_string(),
@@ -154,11 +148,66 @@ pub(crate) fn ingest(
         body: data.body.clone(),
         server_hash: msg.hash.clone(),
         expires_at_ms: msg.expires_at_ms,
-    };
-    Ok(match store.insert_incoming(&row, cursor, now_ms)? {
-        Some(id) => Ingested::Stored(id),
-        None => Ingested::Duplicate,
     })
+}
+
+/// Decode one retrieved message and store it (or record why not), moving the cursor: a run of
+/// one (the poller ingests whole runs; the tests here use this).
+#[cfg(test)]
+pub(crate) fn ingest(
+    store: &Store,
+    identity: &Identity,
+    cursor: &Cursor,
+    msg: &Retrieved,
+    now_ms: i64,
+) -> Result<Ingested, ServiceError> {
+    let mut done = ingest_run(store, identity, cursor, std::slice::from_ref(msg), now_ms)?;
+    Ok(done.pop().unwrap_or(Ingested::Duplicate))
+}
+
+/// Ingest a run of messages one node returned, in its order: decode those whose hash is new
+/// (without holding the store), then store them or record why not, and move the cursor to
+/// `cursor` (past the run's last message) in one transaction: one fsync for the run, and after
+/// a crash either all of it is stored with the cursor past it or none of it.
+pub(crate) fn ingest_run(
+    store: &Store,
+    identity: &Identity,
+    cursor: &Cursor,
+    msgs: &[Retrieved],
+    now_ms: i64,
+) -> Result<Vec<Ingested>, ServiceError> {
+    let hashes: Vec<&str> = msgs.iter().map(|m| m.hash.as_str()).collect();
+    let known = store.known_hashes(&hashes)?;
+    let decoded: Vec<Option<Decoded>> = msgs
+        .iter()
+        .map(|m| (!known.contains(&m.hash)).then(|| decode(identity, m)))
+        .collect();
+    let mut items = Vec::with_capacity(msgs.len());
+    for (msg, d) in msgs.iter().zip(&decoded) {
+        match d {
+            None => {}
+            Some(Decoded::Message(row)) => items.push(ReceivedItem::Message(row)),
+            Some(Decoded::Rejected(reason)) => {
+                tracing::debug!(hash = %msg.hash, %reason, "rejecting a retrieved message");
+                items.push(ReceivedItem::Rejected {
+                    namespace: NS_MESSAGES,
+                    server_hash: &msg.hash,
+                    reason,
+                });
+            }
+        }
+    }
+    let mut recorded = store.record_received(&items, cursor, now_ms)?.into_iter();
+    Ok(decoded
+        .iter()
+        .map(|d| match (d, d.as_ref().and_then(|_| recorded.next())) {
+            (Some(Decoded::Rejected(reason)), Some(Recorded::Rejected)) => {
+                Ingested::Rejected(reason.clone())
+            }
+            (_, Some(Recorded::Stored(id))) => Ingested::Stored(id),
+            _ => Ingested::Duplicate,
+        })
+        .collect())
 }
 
 impl Service {
@@ -450,6 +499,62 @@ mod tests {
         .unwrap();
         assert_eq!(again, Ingested::Duplicate);
         assert_eq!(s.rejected_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_run_is_stored_in_order_with_its_rejections_and_its_cursor_and_never_twice() {
+        let (alice, bob) = (identity(1), identity(2));
+        let (_d, s) = store();
+        let text = |t: &str, at: i64| {
+            encode_text(&alice, &bob.account_id(), t, None, 1_700_000_000_000 + at)
+                .unwrap()
+                .remove(0)
+                .payload
+        };
+        let msg = |hash: &str, data: Vec<u8>| Retrieved {
+            hash: hash.into(),
+            data,
+            expires_at_ms: None,
+        };
+        let run = vec![
+            msg("a", text("one", 1)),
+            msg("b", b"garbage".to_vec()),
+            msg("c", text("two", 2)),
+        ];
+        let done = ingest_run(&s, &bob, &cursor("c"), &run, 5).unwrap();
+        assert!(
+            matches!(
+                done[..],
+                [
+                    Ingested::Stored(_),
+                    Ingested::Rejected(_),
+                    Ingested::Stored(_)
+                ]
+            ),
+            "{done:?}"
+        );
+        assert_eq!(s.cursor("n", 0, 6).unwrap().as_deref(), Some("c"));
+
+        // The same messages again (from another node, or after a crash): only the new one is
+        // stored, and the cursor moves past the run's last message.
+        let mut again = run.clone();
+        again.push(msg("d", text("three", 3)));
+        let done = ingest_run(&s, &bob, &cursor("d"), &again, 7).unwrap();
+        assert!(
+            done[..3].iter().all(|d| *d == Ingested::Duplicate),
+            "{done:?}"
+        );
+        assert!(matches!(done[3], Ingested::Stored(_)), "{done:?}");
+        assert_eq!(s.cursor("n", 0, 8).unwrap().as_deref(), Some("d"));
+        let texts: Vec<_> = s
+            .list_messages(&alice.account_id().to_string(), None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body.unwrap())
+            .collect();
+        assert_eq!(texts, ["three", "two", "one"]);
+        assert_eq!(s.rejected_count().unwrap(), 1);
+        assert_eq!(s.list_conversations().unwrap()[0].unread_count, 3);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Why it exists: Session has no push to the client; messages wait in the recipient's swarm.
 //! Each round asks two random members of each account's swarm for namespace 0 (as desktop
 //! does), with the per-node `last_hash` cursor kept in the account's store, and hands every
-//! message to [`super::messaging::ingest`], which stores it (or records why not) in the same
-//! transaction that moves the cursor. A node answering `more` is asked again at once.
+//! answer to [`super::messaging::ingest_run`], which stores each message (or records why not) in
+//! the same transaction that moves the cursor, a run of messages at a time. A node answering
+//! `more` is asked again at once.
 //!
 //! Cadence: [`PollCadence`] — a short interval while a frontend has a conversation open (it
 //! read one in the last 15 s, or opened one), the desktop's 5 s otherwise, and a slower one when
@@ -18,6 +19,7 @@ use crate::store::{Cursor, Store};
 use sessiond_protocol::identity::Identity;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tracing::Instrument as _;
 
 /// How often to poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,9 +89,19 @@ pub(crate) async fn poll_account(
     identity: &Identity,
     store: &Arc<Store>,
 ) {
+    // On the future, not `span.enter()` across `.await`s (see `sender::send_one`).
+    poll_account_in_span(svc, net, identity, store)
+        .instrument(tracing::debug_span!("poll"))
+        .await;
+}
+
+async fn poll_account_in_span(
+    svc: &Service,
+    net: &dyn SwarmNetwork,
+    identity: &Identity,
+    store: &Arc<Store>,
+) {
     let account = identity.account_id();
-    let span = tracing::debug_span!("poll");
-    let _g = span.enter();
     let members = match net.swarm_members(&account).await {
         Ok(m) if !m.is_empty() => m,
         Ok(_) => {
@@ -145,8 +157,13 @@ pub(crate) async fn poll_account(
     }
 }
 
-/// Ingest a node's answer in order (each message's cursor is its own hash). Returns how many
-/// new messages were stored.
+/// Messages of a node's answer written per transaction. One fsync per run instead of one per
+/// message (10 000 queued messages are 20 commits, not 10 000), while a run stays small enough
+/// that the store's lock, which API calls wait on, is held for tens of milliseconds at most.
+const RUN_LEN: usize = 500;
+
+/// Ingest a node's answer in order, a run of [`RUN_LEN`] messages per transaction, each run's
+/// cursor the hash of its last message. Returns how many new messages were stored.
 async fn ingest_batch(
     store: &Arc<Store>,
     identity: &Identity,
@@ -157,26 +174,34 @@ async fn ingest_batch(
     let identity = identity.clone();
     let node = node.to_owned();
     let result = tokio::task::spawn_blocking(move || {
-        let mut stored = 0usize;
-        for m in messages {
-            let cursor = Cursor {
-                node: node.clone(),
-                namespace: NS_MESSAGES,
-                last_hash: m.hash.clone(),
-                expires_at_ms: m.expires_at_ms,
-            };
-            let retrieved = Retrieved {
+        let retrieved: Vec<Retrieved> = messages
+            .into_iter()
+            .map(|m| Retrieved {
                 hash: m.hash,
                 data: m.data,
                 expires_at_ms: m.expires_at_ms,
+            })
+            .collect();
+        let mut stored = 0usize;
+        for run in retrieved.chunks(RUN_LEN) {
+            let Some(last) = run.last() else { break };
+            let cursor = Cursor {
+                node: node.clone(),
+                namespace: NS_MESSAGES,
+                last_hash: last.hash.clone(),
+                expires_at_ms: last.expires_at_ms,
             };
-            match messaging::ingest(&store, &identity, &cursor, &retrieved, clock::now_ms()) {
-                Ok(Ingested::Stored(_)) => stored += 1,
-                Ok(_) => {}
+            match messaging::ingest_run(&store, &identity, &cursor, run, clock::now_ms()) {
+                Ok(done) => {
+                    stored += done
+                        .iter()
+                        .filter(|d| matches!(d, Ingested::Stored(_)))
+                        .count();
+                }
                 Err(e) => {
-                    // Nothing was committed for this message: the cursor stays before it and the
+                    // Nothing of this run was committed: the cursor stays before it and the
                     // next poll retries it.
-                    tracing::warn!(error = %e, "storing a received message failed");
+                    tracing::warn!(error = %e, "storing received messages failed");
                     break;
                 }
             }

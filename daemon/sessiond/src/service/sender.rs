@@ -15,6 +15,7 @@ use crate::store::{MessageState, OutboxItem, Store};
 use sessiond_protocol::account_id::AccountId;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tracing::Instrument as _;
 
 /// First retry delay.
 const FIRST_BACKOFF_MS: i64 = 1_000;
@@ -101,12 +102,27 @@ async fn send_one(
     store: &Arc<Store>,
     item: OutboxItem,
 ) {
+    // The span goes on the future (`instrument`), not on the thread (`span.enter()`): a guard
+    // held across `.await` stays entered on whichever worker thread the task yielded on, so
+    // other tasks' lines got this message's span and this message's lines often got none. The
+    // field is `message_id`: a field named `message` is printed as the event text, unnamed.
     let span = tracing::debug_span!(
         "send",
-        message = item.message_id,
+        message_id = item.message_id,
         attempt = item.attempts + 1
     );
-    let _g = span.enter();
+    send_one_in_span(svc, net, account, store, item)
+        .instrument(span)
+        .await;
+}
+
+async fn send_one_in_span(
+    svc: &Service,
+    net: &dyn SwarmNetwork,
+    account: &AccountId,
+    store: &Arc<Store>,
+    item: OutboxItem,
+) {
     let to = match item.destination.parse::<AccountId>() {
         Ok(to) => to,
         Err(e) => {

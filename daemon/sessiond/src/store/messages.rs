@@ -5,11 +5,15 @@
 //!   returns; the copies hold the final encrypted bytes, so a resend after a crash is
 //!   byte-identical and the swarm de-duplicates it.
 //! - A received message, the polling cursor that moves past it, and its event commit together:
-//!   after a crash the message is either stored with the cursor past it, or neither.
+//!   after a crash the message is either stored with the cursor past it, or neither. The poller
+//!   writes a run of a node's answer at once ([`Store::record_received`]): one transaction, one
+//!   fsync, for the whole run and the cursor past its last message.
 //! - Every state change appends to the event log in the same transaction.
 
 use super::{Store, StoreError};
 use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::HashSet;
+use std::path::Path;
 
 /// What kind of conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +185,34 @@ pub struct Cursor {
     pub expires_at_ms: Option<i64>,
 }
 
+/// One retrieved message for [`Store::record_received`].
+#[derive(Debug, Clone, Copy)]
+pub enum ReceivedItem<'a> {
+    /// Store it, unless its hash is known already.
+    Message(&'a NewIncoming),
+    /// Record it as deliberately not stored, with why, unless its hash is known already.
+    Rejected {
+        /// The namespace it came from.
+        namespace: i16,
+        /// The swarm's hash of it.
+        server_hash: &'a str,
+        /// Why it is not stored.
+        reason: &'a str,
+    },
+}
+
+/// What [`Store::record_received`] did with one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored as a new message with this id.
+    Stored(i64),
+    /// Recorded as rejected.
+    Rejected,
+    /// Nothing written: the hash was stored or rejected before (or it is our own message,
+    /// which we already have).
+    Known,
+}
+
 /// A pending copy in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -228,10 +260,8 @@ fn append_event_tx(
     payload: &str,
     now_ms: i64,
 ) -> rusqlite::Result<i64> {
-    tx.execute(
-        "INSERT INTO events (kind, payload, created_at_ms) VALUES (?1, ?2, ?3)",
-        params![kind, payload, now_ms],
-    )?;
+    tx.prepare_cached("INSERT INTO events (kind, payload, created_at_ms) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, payload, now_ms])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -241,16 +271,13 @@ fn conversation_id_tx(
     peer: &str,
     now_ms: i64,
 ) -> rusqlite::Result<i64> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO conversations (kind, peer, created_at_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT(peer) DO NOTHING",
-        params![kind.as_str(), peer, now_ms],
-    )?;
-    tx.query_row(
-        "SELECT id FROM conversations WHERE peer = ?1",
-        [peer],
-        |r| r.get(0),
-    )
+    )?
+    .execute(params![kind.as_str(), peer, now_ms])?;
+    tx.prepare_cached("SELECT id FROM conversations WHERE peer = ?1")?
+        .query_row([peer], |r| r.get(0))
 }
 
 fn message_event(id: i64, peer: &str, state: MessageState) -> String {
@@ -475,71 +502,10 @@ impl Store {
         cursor: &Cursor,
         now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let path = self.path.clone();
-        let e = move |op| {
-            let path = path.clone();
-            move |err| StoreError::sqlite(&path, op, err)
-        };
-        self.with_conn(|c| {
-            let tx = c.transaction().map_err(e("starting transaction"))?;
-            set_cursor_tx(&tx, cursor, now_ms).map_err(e("writing cursor"))?;
-            if known_hash_tx(&tx, &m.server_hash).map_err(e("checking hash"))? {
-                tx.commit().map_err(e("committing"))?;
-                return Ok(None);
-            }
-            // Our own message, seen again as a sync copy or after a crash between storing it
-            // and recording the hash: keep the one we have.
-            if m.direction == Direction::Out {
-                let existing: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM messages WHERE direction = 'out' AND sender = ?1 AND sent_at_ms = ?2",
-                        params![m.sender, m.sent_at_ms],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(e("looking up message"))?;
-                if existing.is_some() {
-                    tx.commit().map_err(e("committing"))?;
-                    return Ok(None);
-                }
-            }
-            let conv = conversation_id_tx(&tx, m.kind, &m.peer, now_ms).map_err(e("writing conversation"))?;
-            let (direction, state, read) = match m.direction {
-                Direction::In => ("in", MessageState::Received, 0),
-                Direction::Out => ("out", MessageState::Sent, 1),
-            };
-            tx.execute(
-                "INSERT INTO messages (conversation_id, direction, sender, sent_at_ms, received_at_ms, body,
-                                       state, server_hash, expires_at_ms, read)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    conv,
-                    direction,
-                    m.sender,
-                    m.sent_at_ms,
-                    now_ms,
-                    m.body,
-                    state.as_str(),
-                    m.server_hash,
-                    m.expires_at_ms,
-                    read
-                ],
-            )
-            .map_err(e("writing message"))?;
-            let id = tx.last_insert_rowid();
-            tx.execute(
-                "UPDATE conversations SET
-                   unread_count = unread_count + ?2,
-                   last_message_at_ms = max(coalesce(last_message_at_ms, 0), ?3),
-                   last_preview = CASE WHEN ?3 >= coalesce(last_message_at_ms, 0) THEN ?4 ELSE last_preview END
-                 WHERE id = ?1",
-                params![conv, 1 - read, m.sent_at_ms, preview(m.body.as_deref())],
-            )
-            .map_err(e("updating conversation"))?;
-            append_event_tx(&tx, "message.added", &message_event(id, &m.peer, state), now_ms)
-                .map_err(e("appending event"))?;
-            tx.commit().map_err(e("committing"))?;
-            Ok(Some(id))
+        let done = self.record_received(&[ReceivedItem::Message(m)], cursor, now_ms)?;
+        Ok(match done.first() {
+            Some(Recorded::Stored(id)) => Some(*id),
+            _ => None,
         })
     }
 
@@ -553,27 +519,56 @@ impl Store {
         cursor: &Cursor,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let path = self.path.clone();
-        let e = move |op| {
-            let path = path.clone();
-            move |err| StoreError::sqlite(&path, op, err)
+        let item = ReceivedItem::Rejected {
+            namespace,
+            server_hash,
+            reason,
         };
+        let done = self.record_received(&[item], cursor, now_ms)?;
+        Ok(done.first() == Some(&Recorded::Rejected))
+    }
+
+    /// Record a run of retrieved messages, in order, and move the polling cursor to `cursor`
+    /// (the hash of the run's last message, which may be one not in `items`: a duplicate needs
+    /// no row), all in one transaction. After a crash either the whole run is stored with the
+    /// cursor past it, or none of it and the cursor before it. Returns what happened to each
+    /// item.
+    pub fn record_received(
+        &self,
+        items: &[ReceivedItem<'_>],
+        cursor: &Cursor,
+        now_ms: i64,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let path = self.path.clone();
         self.with_conn(|c| {
-            let tx = c.transaction().map_err(e("starting transaction"))?;
-            set_cursor_tx(&tx, cursor, now_ms).map_err(e("writing cursor"))?;
-            if known_hash_tx(&tx, server_hash).map_err(e("checking hash"))? {
-                tx.commit().map_err(e("committing"))?;
-                return Ok(false);
+            let tx = c
+                .transaction()
+                .map_err(|err| StoreError::sqlite(&path, "starting transaction", err))?;
+            set_cursor_tx(&tx, cursor, now_ms)
+                .map_err(|err| StoreError::sqlite(&path, "writing cursor", err))?;
+            let mut done = Vec::with_capacity(items.len());
+            for item in items {
+                done.push(match *item {
+                    ReceivedItem::Message(m) => match insert_incoming_tx(&tx, &path, m, now_ms)? {
+                        Some(id) => Recorded::Stored(id),
+                        None => Recorded::Known,
+                    },
+                    ReceivedItem::Rejected {
+                        namespace,
+                        server_hash,
+                        reason,
+                    } => {
+                        if insert_rejected_tx(&tx, &path, namespace, server_hash, reason, now_ms)? {
+                            Recorded::Rejected
+                        } else {
+                            Recorded::Known
+                        }
+                    }
+                });
             }
-            tx.execute(
-                "INSERT INTO rejected_messages (namespace, server_hash, reason, received_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![namespace, server_hash, reason, now_ms],
-            )
-            .map_err(e("writing rejected message"))?;
-            let payload = serde_json::json!({ "namespace": namespace, "hash": server_hash, "reason": reason });
-            append_event_tx(&tx, "message.rejected", &payload.to_string(), now_ms).map_err(e("appending event"))?;
-            tx.commit().map_err(e("committing"))?;
-            Ok(true)
+            tx.commit()
+                .map_err(|err| StoreError::sqlite(&path, "committing", err))?;
+            Ok(done)
         })
     }
 
@@ -620,6 +615,25 @@ impl Store {
                 .map_err(|err| StoreError::sqlite(&path, "starting transaction", err))?;
             known_hash_tx(&tx, server_hash)
                 .map_err(|err| StoreError::sqlite(&path, "checking hash", err))
+        })
+    }
+
+    /// Which of `hashes` were already stored or rejected (one read for a whole answer).
+    pub fn known_hashes(&self, hashes: &[&str]) -> Result<HashSet<String>, StoreError> {
+        let path = self.path.clone();
+        self.with_conn(|c| {
+            let tx = c
+                .transaction()
+                .map_err(|err| StoreError::sqlite(&path, "starting transaction", err))?;
+            let mut known = HashSet::new();
+            for hash in hashes {
+                if known_hash_tx(&tx, hash)
+                    .map_err(|err| StoreError::sqlite(&path, "checking hash", err))?
+                {
+                    known.insert((*hash).to_owned());
+                }
+            }
+            Ok(known)
         })
     }
 
@@ -733,30 +747,125 @@ fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     })
 }
 
+/// Store one received message in `tx`; `None` when its hash is known, or when it is our own
+/// message that we already have.
+fn insert_incoming_tx(
+    tx: &Transaction<'_>,
+    path: &Path,
+    m: &NewIncoming,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let e = |op| move |err| StoreError::sqlite(path, op, err);
+    if known_hash_tx(tx, &m.server_hash).map_err(e("checking hash"))? {
+        return Ok(None);
+    }
+    // Our own message, seen again as a sync copy or after a crash between storing it and
+    // recording the hash: keep the one we have.
+    if m.direction == Direction::Out {
+        let existing: Option<i64> = tx
+            .prepare_cached(
+                "SELECT id FROM messages WHERE direction = 'out' AND sender = ?1 AND sent_at_ms = ?2",
+            )
+            .and_then(|mut st| st.query_row(params![m.sender, m.sent_at_ms], |r| r.get(0)).optional())
+            .map_err(e("looking up message"))?;
+        if existing.is_some() {
+            return Ok(None);
+        }
+    }
+    let conv =
+        conversation_id_tx(tx, m.kind, &m.peer, now_ms).map_err(e("writing conversation"))?;
+    let (direction, state, read) = match m.direction {
+        Direction::In => ("in", MessageState::Received, 0),
+        Direction::Out => ("out", MessageState::Sent, 1),
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages (conversation_id, direction, sender, sent_at_ms, received_at_ms, body,
+                               state, server_hash, expires_at_ms, read)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            conv,
+            direction,
+            m.sender,
+            m.sent_at_ms,
+            now_ms,
+            m.body,
+            state.as_str(),
+            m.server_hash,
+            m.expires_at_ms,
+            read
+        ])
+    })
+    .map_err(e("writing message"))?;
+    let id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "UPDATE conversations SET
+           unread_count = unread_count + ?2,
+           last_message_at_ms = max(coalesce(last_message_at_ms, 0), ?3),
+           last_preview = CASE WHEN ?3 >= coalesce(last_message_at_ms, 0) THEN ?4 ELSE last_preview END
+         WHERE id = ?1",
+    )
+    .and_then(|mut st| st.execute(params![conv, 1 - read, m.sent_at_ms, preview(m.body.as_deref())]))
+    .map_err(e("updating conversation"))?;
+    append_event_tx(
+        tx,
+        "message.added",
+        &message_event(id, &m.peer, state),
+        now_ms,
+    )
+    .map_err(e("appending event"))?;
+    Ok(Some(id))
+}
+
+/// Record one rejected message in `tx`; false when its hash is known.
+fn insert_rejected_tx(
+    tx: &Transaction<'_>,
+    path: &Path,
+    namespace: i16,
+    server_hash: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let e = |op| move |err| StoreError::sqlite(path, op, err);
+    if known_hash_tx(tx, server_hash).map_err(e("checking hash"))? {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "INSERT INTO rejected_messages (namespace, server_hash, reason, received_at_ms) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut st| st.execute(params![namespace, server_hash, reason, now_ms]))
+    .map_err(e("writing rejected message"))?;
+    let payload =
+        serde_json::json!({ "namespace": namespace, "hash": server_hash, "reason": reason });
+    append_event_tx(tx, "message.rejected", &payload.to_string(), now_ms)
+        .map_err(e("appending event"))?;
+    Ok(true)
+}
+
 fn set_cursor_tx(tx: &Transaction<'_>, cursor: &Cursor, now_ms: i64) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO swarm_cursors (node, namespace, last_hash, expires_at_ms, updated_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(node, namespace) DO UPDATE SET last_hash = excluded.last_hash,
              expires_at_ms = excluded.expires_at_ms, updated_at_ms = excluded.updated_at_ms",
-        params![
-            cursor.node,
-            cursor.namespace,
-            cursor.last_hash,
-            cursor.expires_at_ms,
-            now_ms
-        ],
-    )?;
+    )?
+    .execute(params![
+        cursor.node,
+        cursor.namespace,
+        cursor.last_hash,
+        cursor.expires_at_ms,
+        now_ms
+    ])?;
     Ok(())
 }
 
 fn known_hash_tx(tx: &Transaction<'_>, hash: &str) -> rusqlite::Result<bool> {
-    tx.query_row(
+    tx.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM messages WHERE server_hash = ?1)
              OR EXISTS (SELECT 1 FROM rejected_messages WHERE server_hash = ?1)",
-        [hash],
-        |r| r.get(0),
-    )
+    )?
+    .query_row([hash], |r| r.get(0))
 }
 
 #[cfg(test)]
@@ -835,6 +944,48 @@ mod tests {
         let conv = &s.list_conversations().unwrap()[0];
         assert_eq!(conv.unread_count, 1);
         assert_eq!(conv.last_preview.as_deref(), Some("hi 5"));
+    }
+
+    #[test]
+    fn a_run_of_received_messages_commits_with_one_cursor_and_skips_known_hashes() {
+        let (_d, s) = store();
+        let (m1, m2) = (incoming("h1", 1), incoming("h2", 2));
+        let items = [
+            ReceivedItem::Message(&m1),
+            ReceivedItem::Rejected {
+                namespace: 0,
+                server_hash: "bad",
+                reason: "signature",
+            },
+            ReceivedItem::Message(&m2),
+            // The same hash twice in one run: stored once.
+            ReceivedItem::Message(&m2),
+        ];
+        let done = s.record_received(&items, &cursor("h2"), 3).unwrap();
+        assert!(matches!(
+            done[..],
+            [
+                Recorded::Stored(_),
+                Recorded::Rejected,
+                Recorded::Stored(_),
+                Recorded::Known
+            ]
+        ));
+        assert_eq!(s.cursor("n1", 0, 4).unwrap().as_deref(), Some("h2"));
+        let known = s.known_hashes(&["h1", "bad", "h3"]).unwrap();
+        assert_eq!(known.len(), 2);
+        assert!(known.contains("h1") && known.contains("bad"));
+        // An empty run still moves the cursor (every message of it was a duplicate).
+        assert!(s.record_received(&[], &cursor("h9"), 5).unwrap().is_empty());
+        assert_eq!(s.cursor("n1", 0, 6).unwrap().as_deref(), Some("h9"));
+        assert_eq!(s.list_messages("05peer", None, 10).unwrap().len(), 2);
+        let added = s
+            .events_since(0, 10)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "message.added")
+            .count();
+        assert_eq!(added, 2);
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod migrations;
 
 pub use messages::{
     ConversationKind, ConversationRow, Cursor, Direction, MessageRow, MessageState, NewIncoming,
-    NewOutgoing, OutboxItem, OutgoingCopy, StoredEvent,
+    NewOutgoing, OutboxItem, OutgoingCopy, ReceivedItem, Recorded, StoredEvent,
 };
 
 pub use migrations::CURRENT_VERSION;
