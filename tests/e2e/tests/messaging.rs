@@ -318,7 +318,9 @@ fn killing_the_receiver_while_it_ingests_a_backlog_loses_and_duplicates_nothing(
 
 /// 5. Faults mid-traffic: one of the sender's guard nodes stops, a member of the recipient's
 ///    swarm stops, a member moves to another swarm, a member's clock is two minutes off.
-///    Through each, messages sent before and after the fault keep arriving, each once.
+///    Through each, messages sent before and after the fault keep arriving, each once. When the
+///    recipient's whole swarm is two minutes behind, the sender's messages are refused (406),
+///    stay pending (not failed), and arrive once the clocks agree.
 #[test]
 fn delivery_continues_through_a_stopped_guard_a_stopped_or_moved_swarm_member_and_a_skewed_clock()
 -> Result<()> {
@@ -328,40 +330,12 @@ fn delivery_continues_through_a_stopped_guard_a_stopped_or_moved_swarm_member_an
     let (a, b) = (alice.id.clone(), bob.id.clone());
     let mut expected: Vec<String> = Vec::new();
 
-    // Half the messages before the fault, half after, without waiting: the fault hits traffic
-    // in flight. Then every message so far must arrive.
-    let mut phase =
-        |label: &str, alice: &mut Peer, bob: &mut Peer, fault: &mut dyn FnMut()| -> Result<()> {
-            for i in 0..5 {
-                let t = format!("{label} {i}");
-                alice.send(&b, &t)?;
-                expected.push(t);
-            }
-            fault();
-            for i in 5..10 {
-                let t = format!("{label} {i}");
-                alice.send(&b, &t)?;
-                expected.push(t);
-            }
-            let n = expected.len();
-            let h = bob
-                .wait_history(&a, &format!("messages sent around: {label}"), |h| {
-                    h.len() >= n
-                })
-                .with_context(|| alice.context())?;
-            assert_no_duplicates("bob", &h);
-            let got: HashSet<&str> = h.iter().map(|m| m.text.as_str()).collect();
-            let want: HashSet<&str> = expected.iter().map(String::as_str).collect();
-            assert_eq!(got, want, "{label}");
-            Ok(())
-        };
-
-    phase("healthy", &mut alice, &mut bob, &mut || {})?;
+    phase("healthy", &mut alice, &mut bob, &mut expected, || {})?;
 
     let status = alice.call("network.status", json!({}))?;
     let guard_key = status["guards"][0].as_str().context("a guard")?.to_owned();
     let guard = net.devnet().resolve_node(&guard_key)?;
-    phase("guard stopped", &mut alice, &mut bob, &mut || {
+    phase("guard stopped", &mut alice, &mut bob, &mut expected, || {
         net.stop_node(guard)
     })?;
     // Alice's client noticed and chose another guard.
@@ -373,9 +347,13 @@ fn delivery_continues_through_a_stopped_guard_a_stopped_or_moved_swarm_member_an
     net.heal(guard);
 
     let members = net.swarm_of(&b);
-    phase("swarm member stopped", &mut alice, &mut bob, &mut || {
-        net.stop_node(members[0])
-    })?;
+    phase(
+        "swarm member stopped",
+        &mut alice,
+        &mut bob,
+        &mut expected,
+        || net.stop_node(members[0]),
+    )?;
     net.heal(members[0]);
 
     let bob_swarm = net.devnet().swarm_of(members[1])?;
@@ -385,11 +363,17 @@ fn delivery_continues_through_a_stopped_guard_a_stopped_or_moved_swarm_member_an
         .iter()
         .find(|s| **s != bob_swarm)
         .context("another swarm")?;
-    phase("swarm member moved", &mut alice, &mut bob, &mut || {
-        net.devnet()
-            .move_node(members[1], elsewhere)
-            .expect("moved")
-    })?;
+    phase(
+        "swarm member moved",
+        &mut alice,
+        &mut bob,
+        &mut expected,
+        || {
+            net.devnet()
+                .move_node(members[1], elsewhere)
+                .expect("moved")
+        },
+    )?;
     assert!(!net.swarm_of(&b).contains(&members[1]));
     // Bob's poller learned the new membership from a 421.
     let moved_key = net.devnet().node(members[1])?.ed25519_hex();
@@ -405,9 +389,54 @@ fn delivery_continues_through_a_stopped_guard_a_stopped_or_moved_swarm_member_an
     })?;
     net.heal(members[1]);
 
-    phase("clock skewed", &mut alice, &mut bob, &mut || {
-        net.devnet().set_skew(members[2], 120_000).expect("skewed")
-    })?;
+    // Bob's whole swarm two minutes behind: every node refuses the timestamps of Alice's
+    // messages (406, after re-reading its clock). The messages wait in her outbox, pending and
+    // retried, not failed, and go out once the clocks agree again. (Before the single skewed
+    // node below: a node ahead of time drags the client's network time forward for a while,
+    // and messages stamped then are refused by every node until real time catches up.)
+    let refusals = |p: &Peer| {
+        p.log()
+            .matches("node clock read after a clock error")
+            .count()
+    };
+    let before = refusals(&alice);
+    for &m in &members {
+        net.devnet().set_skew(m, -120_000)?;
+    }
+    let mut waiting = Vec::new();
+    for i in 0..3 {
+        let t = format!("clocks apart {i}");
+        waiting.push(alice.send(&b, &t)?);
+        expected.push(t);
+    }
+    // Each message refused twice: the second time is a retry, so the first was not final.
+    wait_until(DELIVERY, "Alice's stores refused and retried", || {
+        Ok((refusals(&alice) >= before + 2 * waiting.len()).then_some(()))
+    })
+    .with_context(|| alice.context())?;
+    let ha = alice.history(&b)?;
+    for id in &waiting {
+        let m = ha.iter().find(|m| m.id == *id).context("listed")?;
+        assert_eq!(m.state, "pending", "{m:?}\n{}", alice.context());
+    }
+    for &m in &members {
+        net.heal(m);
+    }
+    let n = expected.len();
+    let hb = bob
+        .wait_history(&a, "messages sent while the clocks disagreed", |h| {
+            h.len() >= n
+        })
+        .with_context(|| alice.context())?;
+    assert_no_duplicates("bob", &hb);
+
+    phase(
+        "one clock two minutes ahead",
+        &mut alice,
+        &mut bob,
+        &mut expected,
+        || net.devnet().set_skew(members[2], 120_000).expect("skewed"),
+    )?;
     net.heal(members[2]);
 
     // Alice's side agrees: every message sent once.
@@ -416,6 +445,40 @@ fn delivery_continues_through_a_stopped_guard_a_stopped_or_moved_swarm_member_an
     })?;
     assert_no_duplicates("alice", &ha);
     assert_eq!(ha.len(), expected.len());
+    Ok(())
+}
+
+/// One phase of test 5: Alice sends half the messages before `fault`, half after, without
+/// waiting (the fault hits traffic in flight); then every message so far must reach Bob, once.
+fn phase(
+    label: &str,
+    alice: &mut Peer,
+    bob: &mut Peer,
+    expected: &mut Vec<String>,
+    fault: impl FnOnce(),
+) -> Result<()> {
+    let b = bob.id.clone();
+    for i in 0..5 {
+        let t = format!("{label} {i}");
+        alice.send(&b, &t)?;
+        expected.push(t);
+    }
+    fault();
+    for i in 5..10 {
+        let t = format!("{label} {i}");
+        alice.send(&b, &t)?;
+        expected.push(t);
+    }
+    let n = expected.len();
+    let h = bob
+        .wait_history(&alice.id, &format!("messages sent around: {label}"), |h| {
+            h.len() >= n
+        })
+        .with_context(|| alice.context())?;
+    assert_no_duplicates("bob", &h);
+    let got: HashSet<&str> = h.iter().map(|m| m.text.as_str()).collect();
+    let want: HashSet<&str> = expected.iter().map(String::as_str).collect();
+    assert_eq!(got, want, "{label}");
     Ok(())
 }
 

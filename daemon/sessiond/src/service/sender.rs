@@ -12,6 +12,7 @@ use super::net::SwarmNetwork;
 use super::{Change, Service};
 use crate::clock;
 use crate::store::{MessageState, OutboxItem, Store};
+use sessiond_protocol::ErrorKind;
 use sessiond_protocol::account_id::AccountId;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -149,7 +150,13 @@ async fn send_one_in_span(
     let now = clock::now_ms();
     match result {
         Ok(hash) => finish(svc, account, store, item.id, Ok(hash)).await,
-        Err(e) if !e.retriable => {
+        // A clock disagreement (406/425) is not permanent for a queued copy: its timestamp was
+        // fixed at enqueue time, so a store refused as "too far from the node's time" succeeds
+        // once time catches up or our network time is corrected (one skewed node's answers can
+        // drag it by seconds), and the next attempt may reach another node. Failing here lost
+        // messages `message.send` had accepted; they are retried with back-off instead, and
+        // still given up on after GIVE_UP_AFTER_MS.
+        Err(e) if !e.retriable && e.kind != ErrorKind::ClockSkew => {
             tracing::warn!(error = %e, "sending failed permanently");
             finish(svc, account, store, item.id, Err(e.message)).await;
         }

@@ -22,6 +22,9 @@ struct FakeSwarm {
     stored: Mutex<HashMap<String, SwarmMessages>>,
     /// Fail the next N stores with this (retriable?) error.
     failures: Mutex<Vec<bool>>,
+    /// Refuse the next N stores as the network client reports a 406: a clock disagreement,
+    /// not retriable as such.
+    clock_refusals: Mutex<usize>,
     stores_attempted: Mutex<usize>,
 }
 
@@ -47,6 +50,17 @@ impl SwarmNetwork for FakeSwarm {
     ) -> BoxFuture<'a, Result<String, NetError>> {
         Box::pin(async move {
             *self.stores_attempted.lock().unwrap() += 1;
+            {
+                let mut refusals = self.clock_refusals.lock().unwrap();
+                if *refusals > 0 {
+                    *refusals -= 1;
+                    return Err(NetError {
+                        message: "our clock is out of sync with the network".into(),
+                        retriable: false,
+                        kind: ErrorKind::ClockSkew,
+                    });
+                }
+            }
             if let Some(retriable) = self.failures.lock().unwrap().pop() {
                 return Err(NetError {
                     message: "injected".into(),
@@ -224,6 +238,34 @@ async fn retriable_failures_keep_the_message_pending_then_it_is_sent() {
             .get(&bob.to_string())
             .map(Vec::len),
         Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_store_refused_for_its_timestamp_stays_pending_and_is_sent_on_a_retry() {
+    let (_d, svc) = service().await;
+    let alice = svc.create_account(None).await.unwrap().account_id;
+    let bob: AccountId = format!("05{}", "ab".repeat(32)).parse().unwrap();
+    let net = Arc::new(FakeSwarm::default());
+    *net.clock_refusals.lock().unwrap() = 1;
+    let (id, _) = svc
+        .send_message(None, &bob.to_string(), "clocks apart")
+        .await
+        .unwrap();
+    send_round(&svc, &net).await;
+    let store = svc.account_store(&alice.to_string()).await.unwrap();
+    assert_eq!(
+        store.message(id).unwrap().unwrap().state,
+        MessageState::Pending,
+        "a clock disagreement must not fail an accepted message"
+    );
+    for item in &store.due_outbox(i64::MAX, 10).unwrap() {
+        store.outbox_retry_later(item.id, "test", 0).unwrap();
+    }
+    send_round(&svc, &net).await;
+    assert_eq!(
+        store.message(id).unwrap().unwrap().state,
+        MessageState::Sent
     );
 }
 
