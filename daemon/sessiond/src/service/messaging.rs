@@ -19,6 +19,7 @@ use crate::store::{
 use sessiond_protocol::account_id::AccountId;
 use sessiond_protocol::identity::Identity;
 use sessiond_protocol::{HasKind, proto};
+use std::sync::Arc;
 
 /// Longest text accepted, in characters (the official apps' limit).
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -259,7 +260,16 @@ impl Service {
             )));
         }
         let (identity, store, name) = self.ready(&from).await?;
-        let sent_at_ms = self.message_timestamp();
+        // Our newest outgoing timestamp, from before a restart too: a clock that moved
+        // backwards must not give a new message the timestamp of an old one (the timestamp
+        // identifies our own messages, and the outbox would take it for a retried enqueue).
+        let newest = {
+            let store = Arc::clone(&store);
+            tokio::task::spawn_blocking(move || store.newest_outgoing_sent_at_ms())
+                .await
+                .map_err(|e| ServiceError::internal(format!("storage task failed: {e}")))??
+        };
+        let sent_at_ms = self.message_timestamp_after(newest.unwrap_or(0));
         let text = text.to_owned();
         let id = tokio::task::spawn_blocking(move || -> Result<i64, ServiceError> {
             let copies = encode_text(&identity, &to, &text, name.as_deref(), sent_at_ms)?;
@@ -318,13 +328,19 @@ impl Service {
 
     /// A message timestamp in network time, strictly increasing within this daemon so two
     /// messages never share an envelope timestamp (it identifies our own messages).
+    #[cfg(test)]
     pub(crate) fn message_timestamp(&self) -> i64 {
+        self.message_timestamp_after(0)
+    }
+
+    /// [`Service::message_timestamp`], also later than `floor`.
+    pub(crate) fn message_timestamp_after(&self, floor: i64) -> i64 {
         let now = self.network_now_ms();
         let mut last = self
             .last_timestamp
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let t = now.max(*last + 1);
+        let t = now.max(*last + 1).max(floor + 1);
         *last = t;
         t
     }

@@ -313,6 +313,29 @@ async fn garbage_in_the_swarm_is_recorded_as_rejected_and_later_messages_still_a
 }
 
 #[tokio::test]
+async fn a_message_sent_after_the_clock_went_back_is_a_new_message_not_merged_into_an_old_one() {
+    let (_d, svc) = service().await;
+    let alice = svc.create_account(None).await.unwrap().account_id;
+    let bob = format!("05{}", "ab".repeat(32));
+    let (first, t1) = svc.send_message(None, &bob, "first").await.unwrap();
+    // As if the daemon restarted with its clock an hour behind: the in-memory floor is gone
+    // and network time is earlier than the stored message.
+    *svc.last_timestamp.lock().unwrap() = 0;
+    svc.set_clock_offset_ms(-3_600_000);
+    let (second, t2) = svc.send_message(None, &bob, "second").await.unwrap();
+    assert_ne!(
+        first, second,
+        "the second message must not be merged into the first"
+    );
+    assert!(t2 > t1);
+    let store = svc.account_store(&alice.to_string()).await.unwrap();
+    assert_eq!(
+        store.message(second).unwrap().unwrap().body.as_deref(),
+        Some("second")
+    );
+}
+
+#[tokio::test]
 async fn message_timestamps_are_unique_even_when_sent_in_the_same_millisecond() {
     let (_d, svc) = service().await;
     let a = svc.message_timestamp();

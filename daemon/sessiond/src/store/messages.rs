@@ -337,6 +337,19 @@ impl Store {
         })
     }
 
+    /// The newest envelope timestamp of our own outgoing messages, if any.
+    pub fn newest_outgoing_sent_at_ms(&self) -> Result<Option<i64>, StoreError> {
+        let path = self.path.clone();
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT max(sent_at_ms) FROM messages WHERE direction = 'out'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|err| StoreError::sqlite(&path, "reading messages", err))
+        })
+    }
+
     /// Outbox copies due at `now_ms`, oldest first.
     pub fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let path = self.path.clone();
