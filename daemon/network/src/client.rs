@@ -555,42 +555,32 @@ impl<T: Transport + 'static> Inner<T> {
     /// Waits until a path exists (the driver builds it), at most [`Policy::ready_timeout`].
     /// Fails at once with the driver's last error while it waits before retrying.
     async fn ready(&self) -> Result<(), NetworkError> {
-        let deadline = self.clock.instant() + self.policy.ready_timeout;
-        let mut health = self.health.subscribe();
-        loop {
-            if self.is_shut_down() {
-                return Err(NetworkError::ShutDown);
-            }
-            if !self.state().paths.paths().is_empty() {
-                return Ok(());
-            }
-            self.wake.notify_one();
-            if let Health::Failed(error) = &*health.borrow_and_update() {
-                return Err(error.clone());
-            }
-            let remaining = deadline.saturating_duration_since(self.clock.instant());
-            match self.clock.timeout(remaining, health.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(NetworkError::ShutDown),
-                Err(_) => {
-                    return Err(NetworkError::NoPath {
-                        excluding_destination: false,
-                    });
-                }
-            }
-        }
+        self.wait_for_driver(|state| !state.paths.paths().is_empty(), false)
+            .await
     }
 
     /// Waits until the driver has rebuilt a path set that lost paths (at most
     /// [`Policy::ready_timeout`]); at once if none is needed.
     async fn wait_for_rebuild(&self) -> Result<(), NetworkError> {
+        self.wait_for_driver(|state| !state.needs_path_rebuild(), true)
+            .await
+    }
+
+    /// Wakes the driver until `done` holds for the network state, at most
+    /// [`Policy::ready_timeout`]; fails with the driver's last error, or with `NoPath`
+    /// (`excluding_destination` as given) on time-out.
+    async fn wait_for_driver(
+        &self,
+        done: impl Fn(&NetworkState) -> bool,
+        excluding_destination: bool,
+    ) -> Result<(), NetworkError> {
         let deadline = self.clock.instant() + self.policy.ready_timeout;
         let mut health = self.health.subscribe();
         loop {
             if self.is_shut_down() {
                 return Err(NetworkError::ShutDown);
             }
-            if !self.state().needs_path_rebuild() {
+            if done(&self.state()) {
                 return Ok(());
             }
             self.wake.notify_one();
@@ -603,7 +593,7 @@ impl<T: Transport + 'static> Inner<T> {
                 Ok(Err(_)) => return Err(NetworkError::ShutDown),
                 Err(_) => {
                     return Err(NetworkError::NoPath {
-                        excluding_destination: true,
+                        excluding_destination,
                     });
                 }
             }

@@ -1,7 +1,7 @@
 //! One object per account: `org.sessiond.Sessiond1.Account` at
 //! `/org/sessiond/Sessiond1/account/<Account ID>`, with the account's state as properties.
 
-use super::{DbusApiError, to_dict, upgrade};
+use super::{DbusApiError, json, to_dict, upgrade};
 use crate::api::methods::account as handlers;
 use crate::service::{Account, Service};
 use sessiond_ipc::dbus::account_path;
@@ -64,11 +64,6 @@ pub(super) async fn update(conn: &zbus::Connection, account: &Account) -> zbus::
         obj.state_changed(emitter).await?;
     }
     Ok(())
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, DbusApiError> {
-    serde_json::to_value(v)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("encoding result: {e}")).into())
 }
 
 #[zbus::interface(name = "org.sessiond.Sessiond1.Account")]

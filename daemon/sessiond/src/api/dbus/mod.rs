@@ -78,6 +78,12 @@ impl zbus::DBusError for DbusApiError {
     }
 }
 
+/// A wire value as JSON, for [`to_dict`]; the wire types always serialize, so a failure is a bug.
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, DbusApiError> {
+    serde_json::to_value(v)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("encoding result: {e}")).into())
+}
+
 fn upgrade(service: &Weak<Service>) -> Result<Arc<Service>, DbusApiError> {
     service.upgrade().ok_or_else(DbusApiError::shutting_down)
 }

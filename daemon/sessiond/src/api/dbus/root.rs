@@ -1,6 +1,6 @@
 //! The root object's interfaces: `Daemon` (version) and `Accounts` (create, restore, list).
 
-use super::{DbusApiError, to_dict, upgrade};
+use super::{DbusApiError, json, to_dict, upgrade};
 use crate::api::methods::{account, daemon};
 use crate::service::Service;
 use sessiond_ipc::types::{CreateAccountParams, RestoreAccountParams};
@@ -40,11 +40,6 @@ impl AccountsObject {
     pub(super) fn new(service: Weak<Service>) -> Self {
         AccountsObject { service }
     }
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, DbusApiError> {
-    serde_json::to_value(v)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("encoding result: {e}")).into())
 }
 
 /// Read an optional string option from an `a{sv}`.
